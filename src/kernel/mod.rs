@@ -1,0 +1,503 @@
+//! The stream-v1 dropout kernel, written once over [`Simd16`], a vector of 16
+//! `u32` lanes, and instantiated per instruction set (`scalar`, `portable`,
+//! `avx2`, `avx512`).
+//!
+//! Layout reminder (SPEC §2): inside a block of 4096 global indices, 16
+//! consecutive indices are one step of the 16 lane generators. So one vector of
+//! Xoshiro128++ states yields the words of 16 consecutive elements, which are
+//! loaded, compared, scaled and stored as one vector.
+//!
+//! Code check (objdump of the release build, `fill::<Avx512>`): the inner step
+//! loop is all zmm (`vprold`, `vpcmpud`, `vmulps{z}`), state in registers, no
+//! spills; `fill::<Avx2>` keeps the two-register state in ymm0-ymm15 with no
+//! stack traffic in the loop.
+
+/// Defines an ISA module's entry points, `forward` and `apply`, as thin
+/// wrappers (under `#[target_feature]` where one is given) of the generic
+/// kernels instantiated for that module's vector type.
+macro_rules! entry_points {
+    ($V:ty $(, $feat:literal)?) => {
+        /// Stream-v1 forward over `n` elements at global index `g0`.
+        ///
+        /// # Safety
+        /// This module's ISA is available; see [`crate::kernel::Io`].
+        $(#[target_feature(enable = $feat)])?
+        pub(crate) unsafe fn forward(p: &$crate::kernel::Params, g0: u64, n: usize, io: $crate::kernel::Io) {
+            $crate::kernel::forward_generic::<$V>(p, g0, n, io)
+        }
+
+        /// Forward with non-temporal stores; see
+        /// [`crate::kernel::forward_nt_generic`].
+        ///
+        /// # Safety
+        /// This module's ISA is available; see [`crate::kernel::Io`].
+        #[allow(dead_code)]
+        $(#[target_feature(enable = $feat)])?
+        pub(crate) unsafe fn forward_nt(p: &$crate::kernel::Params, g0: u64, n: usize, io: $crate::kernel::Io) {
+            $crate::kernel::forward_nt_generic::<$V>(p, g0, n, io)
+        }
+
+        /// Applies a stored mask; see [`crate::kernel::apply_mask`].
+        ///
+        /// # Safety
+        /// This module's ISA is available; pointers as `apply_mask` says.
+        $(#[target_feature(enable = $feat)])?
+        pub(crate) unsafe fn apply(
+            mask: $crate::kernel::MaskIn,
+            src: *const f32,
+            dst: *mut f32,
+            n: usize,
+            s: f32,
+        ) {
+            $crate::kernel::apply_mask::<$V>(mask, src, dst, n, s)
+        }
+    };
+}
+pub(crate) use entry_points;
+
+pub(crate) mod portable;
+pub(crate) mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+
+use crate::philox::{M0, M1, ROUNDS, W0, W1};
+
+/// Elements per block (SPEC §2).
+pub(crate) const BLOCK: usize = 4096;
+/// Lanes per step.
+pub(crate) const LANES: usize = 16;
+
+/// What a kernel needs besides the data: the key and the keep rule.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Params {
+    pub seed: u64,
+    pub stream: u64,
+    /// Keep iff `r < threshold`.
+    pub threshold: u32,
+    /// Factor of kept elements.
+    pub scale: f32,
+}
+
+/// Sixteen `u32` lanes plus the matching `f32` vector and keep mask.
+///
+/// # Safety
+/// Every method may use instructions of the implementing ISA: call them only
+/// where that ISA is available (the `isa` module checks before dispatch).
+pub(crate) unsafe trait Simd16: Copy {
+    /// Sixteen `f32`.
+    type F: Copy;
+    /// A keep mask for 16 lanes.
+    type M: Copy;
+
+    unsafe fn splat(x: u32) -> Self;
+    unsafe fn from_array(a: [u32; 16]) -> Self;
+    unsafe fn add(self, o: Self) -> Self;
+    unsafe fn sub(self, o: Self) -> Self;
+    unsafe fn xor(self, o: Self) -> Self;
+    unsafe fn or(self, o: Self) -> Self;
+    unsafe fn shl9(self) -> Self;
+    unsafe fn shr31(self) -> Self;
+    unsafe fn rotl7(self) -> Self;
+    unsafe fn rotl11(self) -> Self;
+    /// `(high, low)` words of each lane's 64-bit product with `m`.
+    unsafe fn mulhilo(self, m: u32) -> (Self, Self);
+    /// The threshold in the form [`Simd16::keep`] wants.
+    unsafe fn prep_threshold(t: u32) -> Self;
+    /// Unsigned `self < t` per lane, `t` from [`Simd16::prep_threshold`].
+    unsafe fn keep(self, t: Self) -> Self::M;
+    /// Bit `l` set iff lane `l` is kept.
+    unsafe fn mask_bits(m: Self::M) -> u32;
+    /// Lane `l` kept iff bit `l` of `bits` is set.
+    unsafe fn mask_from_bits(bits: u32) -> Self::M;
+    unsafe fn splat_f(s: f32) -> Self::F;
+    /// Unaligned load of 16 floats.
+    unsafe fn load_f(p: *const f32) -> Self::F;
+    /// Unaligned store of 16 floats.
+    unsafe fn store_f(p: *mut f32, v: Self::F);
+    /// Non-temporal store of 16 floats to a 64-byte aligned address; the
+    /// caller fences (see [`Simd16::fence`]). Default: a plain store.
+    #[inline(always)]
+    unsafe fn stream_f(p: *mut f32, v: Self::F) {
+        Self::store_f(p, v)
+    }
+    /// Orders earlier non-temporal stores before later stores.
+    #[inline(always)]
+    unsafe fn fence() {}
+    /// Kept lanes `x * s` (one multiply), dropped lanes `+0.0`.
+    unsafe fn scale_keep(x: Self::F, s: Self::F, m: Self::M) -> Self::F;
+}
+
+/// The 16 Xoshiro128++ lane states of one block.
+#[derive(Clone, Copy)]
+pub(crate) struct Lanes<V> {
+    s: [V; 4],
+}
+
+impl<V: Simd16> Lanes<V> {
+    /// Seeds the 16 lanes of `block` with Philox4x32-10, all lanes at once.
+    #[inline(always)]
+    pub(crate) unsafe fn seed(seed: u64, stream: u64, block: u64) -> Self {
+        let c = block << 4;
+        let ids = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+        let mut c0 = V::from_array(ids).or(V::splat(c as u32));
+        let mut c1 = V::splat((c >> 32) as u32);
+        let mut c2 = V::splat(stream as u32);
+        let mut c3 = V::splat((stream >> 32) as u32);
+        let mut k0 = seed as u32;
+        let mut k1 = (seed >> 32) as u32;
+        for round in 0..ROUNDS {
+            if round > 0 {
+                k0 = k0.wrapping_add(W0);
+                k1 = k1.wrapping_add(W1);
+            }
+            let (hi0, lo0) = c0.mulhilo(M0);
+            let (hi1, lo1) = c2.mulhilo(M1);
+            let n0 = hi1.xor(c1).xor(V::splat(k0));
+            let n2 = hi0.xor(c3).xor(V::splat(k1));
+            c0 = n0;
+            c1 = lo1;
+            c2 = n2;
+            c3 = lo0;
+        }
+        // An all-zero state becomes [1, 0, 0, 0]: `any` has its top bit set
+        // iff some word is non-zero, so `zero` is 1 exactly for such lanes.
+        let all = c0.or(c1).or(c2).or(c3);
+        let any = all.or(V::splat(0).sub(all));
+        let zero = any.shr31().xor(V::splat(1));
+        Lanes {
+            s: [c0.or(zero), c1, c2, c3],
+        }
+    }
+
+    /// One Xoshiro128++ step of all lanes: the next 16 words.
+    #[inline(always)]
+    pub(crate) unsafe fn next(&mut self) -> V {
+        let [s0, s1, s2, s3] = self.s;
+        let result = s0.add(s3).rotl7().add(s0);
+        let t = s1.shl9();
+        let s2 = s2.xor(s0);
+        let s3 = s3.xor(s1);
+        let s1 = s1.xor(s2);
+        let s0 = s0.xor(s3);
+        let s2 = s2.xor(t);
+        let s3 = s3.rotl11();
+        self.s = [s0, s1, s2, s3];
+        result
+    }
+}
+
+/// Where the floats of a step come from and go to.
+pub(crate) trait Out<V: Simd16> {
+    /// Sixteen elements at slice position `i`.
+    unsafe fn full(&mut self, i: usize, m: V::M);
+    /// Lanes `lo..lo + cnt` of a step, at slice positions `i..i + cnt`.
+    unsafe fn partial(&mut self, i: usize, m: V::M, lo: usize, cnt: usize);
+}
+
+/// Where the keep bits of a step go.
+pub(crate) trait Sink {
+    /// The keep bits of the next `cnt` elements (bit 0 first).
+    unsafe fn push(&mut self, bits: u32, cnt: usize);
+    /// Called once when the piece is done.
+    unsafe fn finish(&mut self) {}
+}
+
+/// No output.
+pub(crate) struct NoOut;
+impl<V: Simd16> Out<V> for NoOut {
+    #[inline(always)]
+    unsafe fn full(&mut self, _: usize, _: V::M) {}
+    #[inline(always)]
+    unsafe fn partial(&mut self, _: usize, _: V::M, _: usize, _: usize) {}
+}
+
+/// No mask.
+pub(crate) struct NoSink;
+impl Sink for NoSink {
+    #[inline(always)]
+    unsafe fn push(&mut self, _: u32, _: usize) {}
+}
+
+/// `dst[i] = keep ? src[i] * s : +0.0`; `src` may equal `dst`.
+pub(crate) struct Scaled<V: Simd16> {
+    pub src: *const f32,
+    pub dst: *mut f32,
+    pub s: V::F,
+}
+
+impl<V: Simd16> Scaled<V> {
+    #[inline(always)]
+    pub(crate) unsafe fn new(src: *const f32, dst: *mut f32, s: f32) -> Self {
+        Scaled {
+            src,
+            dst,
+            s: V::splat_f(s),
+        }
+    }
+}
+
+impl<V: Simd16> Out<V> for Scaled<V> {
+    #[inline(always)]
+    unsafe fn full(&mut self, i: usize, m: V::M) {
+        let y = V::scale_keep(V::load_f(self.src.add(i)), self.s, m);
+        V::store_f(self.dst.add(i), y)
+    }
+    #[inline(always)]
+    unsafe fn partial(&mut self, i: usize, m: V::M, lo: usize, cnt: usize) {
+        let mut buf = [0f32; LANES];
+        core::ptr::copy_nonoverlapping(self.src.add(i), buf.as_mut_ptr().add(lo), cnt);
+        let y = V::scale_keep(V::load_f(buf.as_ptr()), self.s, m);
+        V::store_f(buf.as_mut_ptr(), y);
+        core::ptr::copy_nonoverlapping(buf.as_ptr().add(lo), self.dst.add(i), cnt);
+    }
+}
+
+/// Packs keep bits LSB-first into whole `u64` words. The piece must start at a
+/// word boundary; the last word is written with zeros past the end.
+pub(crate) struct BitSink {
+    pub words: *mut u64,
+    pub acc: u64,
+    pub fill: usize,
+}
+
+impl Sink for BitSink {
+    #[inline(always)]
+    unsafe fn push(&mut self, bits: u32, cnt: usize) {
+        let bits = u64::from(bits);
+        self.acc |= bits << self.fill;
+        self.fill += cnt;
+        if self.fill >= 64 {
+            self.words.write(self.acc);
+            self.words = self.words.add(1);
+            self.fill -= 64;
+            // The bits of this push that did not fit (none when fill == 0).
+            self.acc = if self.fill == 0 {
+                0
+            } else {
+                bits >> (cnt - self.fill)
+            };
+        }
+    }
+    #[inline(always)]
+    unsafe fn finish(&mut self) {
+        if self.fill > 0 {
+            self.words.write(self.acc);
+        }
+    }
+}
+
+/// One byte per element: 1 kept, 0 dropped.
+pub(crate) struct ByteSink {
+    pub bytes: *mut u8,
+}
+
+impl Sink for ByteSink {
+    #[inline(always)]
+    unsafe fn push(&mut self, bits: u32, cnt: usize) {
+        for l in 0..cnt {
+            self.bytes.add(l).write(((bits >> l) & 1) as u8);
+        }
+        self.bytes = self.bytes.add(cnt);
+    }
+}
+
+/// Runs stream v1 over the `n` elements at global indices `g0..g0 + n`,
+/// handing each step's keep mask to `out` (slice positions `0..n`) and its
+/// keep bits to `sink`.
+///
+/// # Safety
+/// `V`'s ISA is available; `out` and `sink` are valid for `n` elements;
+/// `g0 + n <= 2^64`.
+#[inline(always)]
+pub(crate) unsafe fn fill<V: Simd16, O: Out<V>, K: Sink>(
+    p: &Params,
+    g0: u64,
+    n: usize,
+    out: &mut O,
+    sink: &mut K,
+) {
+    let t = V::prep_threshold(p.threshold);
+    let mut i = 0usize;
+    while i < n {
+        let g = g0 + i as u64;
+        let block = g >> 12;
+        let j = (g & (BLOCK as u64 - 1)) as usize;
+        let take = (BLOCK - j).min(n - i);
+        let mut lanes = Lanes::<V>::seed(p.seed, p.stream, block);
+        for _ in 0..j / LANES {
+            lanes.next();
+        }
+        let mut k = 0usize; // elements of this block done
+        // Head: a step that starts before `g`, or that the piece ends inside.
+        let lo = j % LANES;
+        if lo != 0 || take < LANES {
+            let cnt = (LANES - lo).min(take);
+            let m = lanes.next().keep(t);
+            out.partial(i, m, lo, cnt);
+            sink.push((V::mask_bits(m) >> lo) & ((1u32 << cnt) - 1), cnt);
+            k = cnt;
+        }
+        // Whole steps, two at a time, then one.
+        while k + 2 * LANES <= take {
+            let m0 = lanes.next().keep(t);
+            let m1 = lanes.next().keep(t);
+            out.full(i + k, m0);
+            out.full(i + k + LANES, m1);
+            sink.push(V::mask_bits(m0) | (V::mask_bits(m1) << 16), 2 * LANES);
+            k += 2 * LANES;
+        }
+        if k + LANES <= take {
+            let m = lanes.next().keep(t);
+            out.full(i + k, m);
+            sink.push(V::mask_bits(m), LANES);
+            k += LANES;
+        }
+        // Tail.
+        if k < take {
+            let cnt = take - k;
+            let m = lanes.next().keep(t);
+            out.partial(i + k, m, 0, cnt);
+            sink.push(V::mask_bits(m) & ((1u32 << cnt) - 1), cnt);
+        }
+        i += take;
+    }
+    sink.finish();
+}
+
+/// Where [`apply_mask`] reads the keep decisions from.
+#[derive(Clone, Copy)]
+pub(crate) enum MaskIn {
+    /// Bit `i % 64` of word `i / 64`.
+    Bits(*const u64),
+    /// `bytes[i] != 0`.
+    Bytes(*const u8),
+}
+
+/// `dst[i] = keep(i) ? src[i] * s : +0.0` with `keep(i)` read from a mask.
+///
+/// # Safety
+/// `V`'s ISA is available; `src`, `dst` valid for `n` floats (may be equal);
+/// the mask valid for `n` bits or bytes.
+#[inline(always)]
+pub(crate) unsafe fn apply_mask<V: Simd16>(
+    mask: MaskIn,
+    src: *const f32,
+    dst: *mut f32,
+    n: usize,
+    s: f32,
+) {
+    let mut out = Scaled::<V>::new(src, dst, s);
+    // `i` is a multiple of 16, so 16 bits never straddle two words.
+    let bits_at = |i: usize| -> u32 {
+        match mask {
+            MaskIn::Bits(words) => ((words.add(i / 64).read() >> (i % 64)) & 0xffff) as u32,
+            MaskIn::Bytes(bytes) => {
+                let mut b = 0u32;
+                for l in 0..LANES.min(n - i) {
+                    b |= u32::from(bytes.add(i + l).read() != 0) << l;
+                }
+                b
+            }
+        }
+    };
+    let mut i = 0;
+    while i + LANES <= n {
+        out.full(i, V::mask_from_bits(bits_at(i)));
+        i += LANES;
+    }
+    if i < n {
+        out.partial(i, V::mask_from_bits(bits_at(i)), 0, n - i);
+    }
+}
+
+/// Where a forward call reads and writes. `dst` null: mask only.
+#[derive(Clone, Copy)]
+pub(crate) struct Io {
+    pub src: *const f32,
+    pub dst: *mut f32,
+    pub mask: MaskOut,
+}
+
+/// Where a forward call writes its keep mask.
+#[derive(Clone, Copy)]
+pub(crate) enum MaskOut {
+    None,
+    /// Whole words; the piece starts at a word boundary.
+    Bits(*mut u64),
+    Bytes(*mut u8),
+}
+
+#[inline(always)]
+unsafe fn with_sink<V: Simd16, O: Out<V>>(p: &Params, g0: u64, n: usize, out: &mut O, mask: MaskOut) {
+    match mask {
+        MaskOut::None => fill::<V, O, _>(p, g0, n, out, &mut NoSink),
+        MaskOut::Bits(words) => {
+            let mut sink = BitSink {
+                words,
+                acc: 0,
+                fill: 0,
+            };
+            fill::<V, O, _>(p, g0, n, out, &mut sink)
+        }
+        MaskOut::Bytes(bytes) => fill::<V, O, _>(p, g0, n, out, &mut ByteSink { bytes }),
+    }
+}
+
+/// Stream-v1 forward of `n` elements at global index `g0`.
+///
+/// # Safety
+/// `V`'s ISA is available; `io.src`/`io.dst` valid for `n` floats unless
+/// `dst` is null; the mask valid for `n` elements; `g0 + n <= 2^64`.
+#[inline(always)]
+pub(crate) unsafe fn forward_generic<V: Simd16>(p: &Params, g0: u64, n: usize, io: Io) {
+    if io.dst.is_null() {
+        with_sink::<V, NoOut>(p, g0, n, &mut NoOut, io.mask)
+    } else {
+        let mut out = Scaled::<V>::new(io.src, io.dst, p.scale);
+        with_sink(p, g0, n, &mut out, io.mask)
+    }
+}
+
+/// Copies `n` floats with non-temporal stores where `dst` is 64-byte aligned
+/// (plain copies for the unaligned head and the tail). No fence.
+///
+/// # Safety
+/// `V`'s ISA is available; `src` valid for `n` reads, `dst` for `n` writes.
+#[inline(always)]
+unsafe fn stream_copy<V: Simd16>(src: *const f32, dst: *mut f32, n: usize) {
+    let head = (dst.align_offset(64)).min(n);
+    core::ptr::copy_nonoverlapping(src, dst, head);
+    let mut i = head;
+    while i + LANES <= n {
+        V::stream_f(dst.add(i), V::load_f(src.add(i)));
+        i += LANES;
+    }
+    core::ptr::copy_nonoverlapping(src.add(i), dst.add(i), n - i);
+}
+
+/// Out-of-place forward for outputs too big for the caches: each block is
+/// computed into an L1-resident buffer, then streamed to `dst` with
+/// non-temporal stores, which skip the read-for-ownership of `dst`.
+///
+/// # Safety
+/// As [`forward_generic`] with `io.dst` non-null.
+#[inline(always)]
+pub(crate) unsafe fn forward_nt_generic<V: Simd16>(p: &Params, g0: u64, n: usize, io: Io) {
+    let mut buf = [0f32; BLOCK];
+    let mut i = 0;
+    while i < n {
+        let g = g0 + i as u64;
+        let take = (BLOCK - (g as usize & (BLOCK - 1))).min(n - i);
+        let piece = Io {
+            src: io.src.add(i),
+            dst: buf.as_mut_ptr(),
+            mask: MaskOut::None,
+        };
+        forward_generic::<V>(p, g, take, piece);
+        stream_copy::<V>(buf.as_ptr(), io.dst.add(i), take);
+        i += take;
+    }
+    V::fence();
+}

@@ -1,0 +1,119 @@
+//! The portable kernel on `wide`'s 16-lane vectors. `wide` picks its
+//! instructions at compile time: SSE2 in a default x86-64 build, NEON on
+//! aarch64, AVX2/AVX-512 under `-C target-cpu=native`.
+
+use super::Simd16;
+use wide::{bytemuck::cast, f32x16, u32x16};
+
+/// Lane bit `l` in lane `l`.
+const LANE_BITS: [u32; 16] = [
+    1,
+    1 << 1,
+    1 << 2,
+    1 << 3,
+    1 << 4,
+    1 << 5,
+    1 << 6,
+    1 << 7,
+    1 << 8,
+    1 << 9,
+    1 << 10,
+    1 << 11,
+    1 << 12,
+    1 << 13,
+    1 << 14,
+    1 << 15,
+];
+
+/// Sixteen `u32` lanes as a `wide::u32x16`.
+#[derive(Clone, Copy)]
+pub(crate) struct Portable(u32x16);
+
+// SAFETY: `wide` only uses instructions enabled at compile time, so every
+// method runs on any CPU the crate was built for.
+unsafe impl Simd16 for Portable {
+    type F = f32x16;
+    /// All-ones for kept lanes.
+    type M = u32x16;
+
+    #[inline(always)]
+    unsafe fn splat(x: u32) -> Self {
+        Portable(u32x16::splat(x))
+    }
+    #[inline(always)]
+    unsafe fn from_array(a: [u32; 16]) -> Self {
+        Portable(u32x16::new(a))
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        Portable(self.0 + o.0)
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        Portable(self.0 - o.0)
+    }
+    #[inline(always)]
+    unsafe fn xor(self, o: Self) -> Self {
+        Portable(self.0 ^ o.0)
+    }
+    #[inline(always)]
+    unsafe fn or(self, o: Self) -> Self {
+        Portable(self.0 | o.0)
+    }
+    #[inline(always)]
+    unsafe fn shl9(self) -> Self {
+        Portable(self.0 << 9)
+    }
+    #[inline(always)]
+    unsafe fn shr31(self) -> Self {
+        Portable(self.0 >> 31)
+    }
+    #[inline(always)]
+    unsafe fn rotl7(self) -> Self {
+        Portable((self.0 << 7) | (self.0 >> 25))
+    }
+    #[inline(always)]
+    unsafe fn rotl11(self) -> Self {
+        Portable((self.0 << 11) | (self.0 >> 21))
+    }
+    #[inline(always)]
+    unsafe fn mulhilo(self, m: u32) -> (Self, Self) {
+        let (lo, hi) = self.0.mul_keep_low_high(u32x16::splat(m));
+        (Portable(hi), Portable(lo))
+    }
+    #[inline(always)]
+    unsafe fn prep_threshold(t: u32) -> Self {
+        Portable(u32x16::splat(t))
+    }
+    #[inline(always)]
+    unsafe fn keep(self, t: Self) -> u32x16 {
+        self.0.simd_lt(t.0)
+    }
+    #[inline(always)]
+    unsafe fn mask_bits(m: u32x16) -> u32 {
+        m.to_bitmask()
+    }
+    #[inline(always)]
+    unsafe fn mask_from_bits(bits: u32) -> u32x16 {
+        let lane = u32x16::new(LANE_BITS);
+        (u32x16::splat(bits) & lane).simd_eq(lane)
+    }
+    #[inline(always)]
+    unsafe fn splat_f(s: f32) -> f32x16 {
+        f32x16::splat(s)
+    }
+    #[inline(always)]
+    unsafe fn load_f(p: *const f32) -> f32x16 {
+        f32x16::new(p.cast::<[f32; 16]>().read_unaligned())
+    }
+    #[inline(always)]
+    unsafe fn store_f(p: *mut f32, v: f32x16) {
+        p.cast::<[f32; 16]>().write_unaligned(v.to_array())
+    }
+    #[inline(always)]
+    unsafe fn scale_keep(x: f32x16, s: f32x16, m: u32x16) -> f32x16 {
+        cast(cast::<f32x16, u32x16>(x * s) & m)
+    }
+}
+
+super::entry_points!(Portable);
