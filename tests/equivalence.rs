@@ -1,0 +1,88 @@
+//! Every ISA, sequential and threaded, bit for bit against the reference.
+
+mod common;
+
+use common::{available_or_required, check_case, check_isa, inputs};
+use dropkit::{Dropout, Isa, Threading};
+use proptest::prelude::*;
+
+#[test]
+fn scalar_matches_reference() {
+    check_isa(Isa::Scalar);
+}
+
+#[test]
+fn portable_matches_reference() {
+    check_isa(Isa::Portable);
+}
+
+#[test]
+fn avx2_matches_reference() {
+    if available_or_required(Isa::Avx2) {
+        check_isa(Isa::Avx2);
+    }
+}
+
+#[test]
+fn avx512_matches_reference() {
+    if available_or_required(Isa::Avx512) {
+        check_isa(Isa::Avx512);
+    }
+}
+
+#[test]
+fn auto_isa_matches_reference() {
+    let d = Dropout::new(0.3).unwrap().with_seed(5);
+    assert_eq!(d.isa(), Isa::best());
+    for n in [0, 17, 4097, 70000] {
+        check_case(d, 1, 4090, &inputs(n, 3), n % 16);
+    }
+}
+
+#[test]
+fn forcing_an_unavailable_isa_is_an_error() {
+    for isa in Isa::ALL {
+        let r = Dropout::new(0.5).unwrap().with_isa(isa);
+        assert_eq!(r.is_ok(), isa.is_available(), "{isa:?}");
+        if let Err(e) = r {
+            assert_eq!(e, dropkit::Error::IsaUnavailable { isa });
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn detection_agrees_with_std() {
+    assert_eq!(Isa::Avx2.is_available(), std::arch::is_x86_feature_detected!("avx2"));
+    assert_eq!(Isa::Avx512.is_available(), std::arch::is_x86_feature_detected!("avx512f"));
+    assert_eq!(Isa::best(), *Isa::available().last().unwrap());
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    /// Random cases on every available ISA.
+    #[test]
+    fn every_isa_matches_reference_on_random_cases(
+        rate in prop_oneof![Just(0.0), Just(1.0), 0.0f64..=1.0, 0.0f64..1e-6, (1.0 - 1e-6)..=1.0f64],
+        seed in any::<u64>(),
+        stream in any::<u64>(),
+        offset in prop_oneof![0u64..10_000, any::<u64>(), (u64::MAX - 20_000)..=u64::MAX],
+        n in 0usize..9000,
+        salt in any::<u32>(),
+        misalign in 0usize..16,
+        parallel in any::<bool>(),
+    ) {
+        let offset = offset.min(u64::MAX - n as u64);
+        let x = inputs(n, salt);
+        let threading = if parallel { Threading::Parallel } else { Threading::Sequential };
+        for isa in Isa::available() {
+            let d = Dropout::new(rate).unwrap().with_seed(seed).with_isa(isa).unwrap().with_threading(threading);
+            check_case(d, stream, offset, &x, misalign);
+        }
+    }
+}
