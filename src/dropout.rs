@@ -444,6 +444,7 @@ impl Dropout {
         check_len(x.len(), y.len())?;
         match self.inference_factor() {
             None => y.copy_from_slice(x),
+            Some(0.0) => y.fill(0.0),
             Some(q) => y.iter_mut().zip(x).for_each(|(y, &x)| *y = x * q),
         }
         Ok(())
@@ -454,14 +455,17 @@ impl Dropout {
     /// # Errors
     /// Never fails today; the `Result` keeps the API uniform.
     pub fn inference_in_place(&self, x: &mut [f32]) -> Result<(), Error> {
-        if let Some(q) = self.inference_factor() {
-            x.iter_mut().for_each(|v| *v *= q);
+        match self.inference_factor() {
+            None => {}
+            Some(0.0) => x.fill(0.0),
+            Some(q) => x.iter_mut().for_each(|v| *v *= q),
         }
         Ok(())
     }
 
-    /// `None` for the identity, else the factor of Classic inference (`0.0`
-    /// at rate 1, where `x * 0` would turn infinities into NaN).
+    /// `None` for the identity, else the factor of Classic inference; `0.0`
+    /// (rate 1) means "write `+0.0`", never `x * 0`, which would turn
+    /// infinities into NaN.
     fn inference_factor(&self) -> Option<f32> {
         match (self.scaling, self.edge()) {
             (Scaling::Inverted, _) | (Scaling::Classic, Edge::KeepAll) => None,
