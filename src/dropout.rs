@@ -116,6 +116,13 @@ impl Job {
     }
 }
 
+/// Logical CPUs, asked once (`num_cpus` reads the affinity mask and cgroup
+/// quota, which costs microseconds).
+fn cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(num_cpus::get)
+}
+
 /// Words a bit mask of `n` elements needs.
 pub fn mask_words(n: usize) -> usize {
     n.div_ceil(64)
@@ -529,15 +536,19 @@ impl Dropout {
     /// Whether a call of `n` elements runs on the calling thread only, and
     /// otherwise over how many threads.
     fn threads_for(&self, n: usize) -> Option<usize> {
+        match self.threading {
+            Threading::Sequential => return None,
+            Threading::Auto if n < PARALLEL_MIN => return None,
+            Threading::Auto | Threading::Parallel => {}
+        }
         let threads = if rayon::current_thread_index().is_some() {
             rayon::current_num_threads()
         } else {
-            num_cpus::get()
+            cpus()
         };
         match self.threading {
-            Threading::Sequential => None,
-            Threading::Auto if n < PARALLEL_MIN || threads < 2 => None,
-            Threading::Auto | Threading::Parallel => Some(threads),
+            Threading::Auto if threads < 2 => None,
+            _ => Some(threads),
         }
     }
 

@@ -79,7 +79,9 @@ fn has_avx2() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 fn has_avx512() -> bool {
-    cfg!(target_feature = "avx512f") || std::arch::is_x86_feature_detected!("avx512f")
+    (cfg!(target_feature = "avx512f") && cfg!(target_feature = "avx512vl"))
+        || (std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl"))
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -97,6 +97,16 @@ pub(crate) unsafe trait Simd16: Copy {
     unsafe fn sub(self, o: Self) -> Self;
     unsafe fn xor(self, o: Self) -> Self;
     unsafe fn or(self, o: Self) -> Self;
+    /// Whether [`Simd16::xor3`] is one instruction (AVX-512 `vpternlogd`).
+    const HAS_XOR3: bool = false;
+    /// Steps per iteration of the main loop (2 or 4): more hides latency,
+    /// but needs registers for the extra states in flight.
+    const UNROLL: usize = 2;
+    /// `self ^ a ^ b`.
+    #[inline(always)]
+    unsafe fn xor3(self, a: Self, b: Self) -> Self {
+        self.xor(a).xor(b)
+    }
     unsafe fn shl9(self) -> Self;
     unsafe fn shr31(self) -> Self;
     unsafe fn rotl7(self) -> Self;
@@ -176,14 +186,24 @@ impl<V: Simd16> Lanes<V> {
     pub(crate) unsafe fn next(&mut self) -> V {
         let [s0, s1, s2, s3] = self.s;
         let result = s0.add(s3).rotl7().add(s0);
-        let t = s1.shl9();
-        let s2 = s2.xor(s0);
-        let s3 = s3.xor(s1);
-        let s1 = s1.xor(s2);
-        let s0 = s0.xor(s3);
-        let s2 = s2.xor(t);
-        let s3 = s3.rotl11();
-        self.s = [s0, s1, s2, s3];
+        self.s = if V::HAS_XOR3 {
+            // The same xors regrouped into three-way ones, one instruction
+            // each: s1 ^ s2 ^ s0, s0 ^ s3 ^ s1, s2 ^ s0 ^ (s1 << 9).
+            [
+                s0.xor3(s3, s1),
+                s1.xor3(s2, s0),
+                s2.xor3(s0, s1.shl9()),
+                s3.xor(s1).rotl11(),
+            ]
+        } else {
+            // Xoshiro128++ as published.
+            let t = s1.shl9();
+            let s2 = s2.xor(s0);
+            let s3 = s3.xor(s1);
+            let s1 = s1.xor(s2);
+            let s0 = s0.xor(s3);
+            [s0, s1, s2.xor(t), s3.rotl11()]
+        };
         result
     }
 }
@@ -303,6 +323,32 @@ impl Sink for ByteSink {
     }
 }
 
+/// `N` whole steps of 16 elements from slice position `i`.
+#[inline(always)]
+unsafe fn steps<V: Simd16, O: Out<V>, K: Sink, const N: usize>(
+    lanes: &mut Lanes<V>,
+    t: V,
+    out: &mut O,
+    sink: &mut K,
+    i: usize,
+) {
+    // Plain loops only: closures here would not inherit the caller's
+    // `#[target_feature]`, and the intrinsics in them would stop inlining.
+    let mut bits = 0u32;
+    for u in 0..N {
+        let m = lanes.next().keep(t);
+        out.full(i + u * LANES, m);
+        bits |= V::mask_bits(m) << (16 * (u % 2));
+        if u % 2 == 1 {
+            sink.push(bits, 2 * LANES);
+            bits = 0;
+        }
+    }
+    if N % 2 == 1 {
+        sink.push(bits, LANES);
+    }
+}
+
 /// Runs stream v1 over the `n` elements at global indices `g0..g0 + n`,
 /// handing each step's keep mask to `out` (slice positions `0..n`) and its
 /// keep bits to `sink`.
@@ -339,19 +385,19 @@ pub(crate) unsafe fn fill<V: Simd16, O: Out<V>, K: Sink>(
             sink.push((V::mask_bits(m) >> lo) & ((1u32 << cnt) - 1), cnt);
             k = cnt;
         }
-        // Whole steps, two at a time, then one.
-        while k + 2 * LANES <= take {
-            let m0 = lanes.next().keep(t);
-            let m1 = lanes.next().keep(t);
-            out.full(i + k, m0);
-            out.full(i + k + LANES, m1);
-            sink.push(V::mask_bits(m0) | (V::mask_bits(m1) << 16), 2 * LANES);
-            k += 2 * LANES;
+        // Whole steps: `V::UNROLL` at a time, then one by one.
+        while k + V::UNROLL * LANES <= take {
+            if V::UNROLL == 8 {
+                steps::<V, O, K, 8>(&mut lanes, t, out, sink, i + k);
+            } else if V::UNROLL == 4 {
+                steps::<V, O, K, 4>(&mut lanes, t, out, sink, i + k);
+            } else {
+                steps::<V, O, K, 2>(&mut lanes, t, out, sink, i + k);
+            }
+            k += V::UNROLL * LANES;
         }
-        if k + LANES <= take {
-            let m = lanes.next().keep(t);
-            out.full(i + k, m);
-            sink.push(V::mask_bits(m), LANES);
+        while k + LANES <= take {
+            steps::<V, O, K, 1>(&mut lanes, t, out, sink, i + k);
             k += LANES;
         }
         // Tail.

@@ -35,6 +35,7 @@ unsafe impl Simd16 for Portable {
     type F = f32x16;
     /// All-ones for kept lanes.
     type M = u32x16;
+    const UNROLL: usize = 4;
 
     #[inline(always)]
     unsafe fn splat(x: u32) -> Self {

@@ -1,0 +1,104 @@
+//! Performance report: dropkit against `copy_from_slice` of the same bytes,
+//! measured in the same run (SPEC §6).
+//!
+//! ```text
+//! cargo run --release --example report            # sizes up to 256M elements (1 GiB)
+//! cargo run --release --example report -- --quick # up to 16M
+//! ```
+//!
+//! Each figure is the best of several timed batches (this machine is shared
+//! and noisy: absolute times drift, ratios taken in one run hold). f32,
+//! rate 0.1, one thread unless a column says otherwise.
+
+use dropkit::{mask_words, Dropout, Isa, Threading};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Best time per call of `f`, over batches of about `batch` each.
+fn best(mut f: impl FnMut(), n: usize) -> f64 {
+    f(); // warm up: page faults, caches, the rayon pool
+    let batch = Duration::from_millis(if n >= 1 << 24 { 1 } else { 4 });
+    let rounds = if n >= 1 << 26 { 3 } else if n >= 1 << 22 { 5 } else { 9 };
+    let mut best = f64::INFINITY;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let mut calls = 0u32;
+        while start.elapsed() < batch || calls == 0 {
+            f();
+            calls += 1;
+        }
+        best = best.min(start.elapsed().as_secs_f64() / f64::from(calls));
+    }
+    best
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool")
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let mut sizes = vec![1 << 10, 1 << 12, 1 << 16, 1 << 20, 1 << 24];
+    if !quick {
+        sizes.push(1 << 28);
+    }
+    let isas = Isa::available();
+    let one = pool(1);
+    let two = pool(2);
+    let base = Dropout::new(0.1).expect("valid rate").with_seed(42);
+    println!("dropkit report: f32, rate 0.1, best of several batches; ISAs here: {isas:?}");
+    println!("times in ns/element; 'x copy' = time / copy_from_slice time of the same length, same run\n");
+
+    let mut header = format!("{:>10} {:>8}", "n", "copy");
+    for isa in &isas {
+        header += &format!(" {:>17}", format!("{isa:?} (el/ns, x)"));
+    }
+    header += &format!(
+        " {:>9} {:>9} {:>10} {:>9} {:>9} {:>9}",
+        "auto x", "inplace x", "2thr speed", "+bits x", "bwd x", "bwdbits x"
+    );
+    println!("{header}");
+
+    for &n in &sizes {
+        let x: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 * 0.01).collect();
+        let mut y = vec![0f32; n];
+        let mut z = x.clone();
+        let mut words = vec![0u64; mask_words(n)];
+        let per = |t: f64| t * 1e9 / n as f64;
+
+        let copy = best(|| y.copy_from_slice(black_box(&x)), n);
+        let mut row = format!("{n:>10} {:>8.4}", per(copy));
+        for &isa in &isas {
+            let d = base.with_isa(isa).unwrap().with_threading(Threading::Sequential);
+            let t = best(|| d.forward(1, 0, black_box(&x), &mut y).unwrap(), n);
+            row += &format!(" {:>8.2} {:>7.2}x", n as f64 / (t * 1e9), t / copy);
+        }
+        // Auto: best ISA, threading by size, on a 1-thread pool for the
+        // one-thread figures and a 2-thread pool for the speedup.
+        let auto = base;
+        let t_auto = one.install(|| best(|| auto.forward(1, 0, black_box(&x), &mut y).unwrap(), n));
+        let t_in = one.install(|| best(|| auto.forward_in_place(1, 0, black_box(&mut z)).unwrap(), n));
+        let t_two = two.install(|| best(|| auto.forward(1, 0, black_box(&x), &mut y).unwrap(), n));
+        let t_bits = one.install(|| {
+            best(|| auto.forward_with_mask(1, 0, black_box(&x), &mut y, &mut words).unwrap(), n)
+        });
+        let t_bwd = one.install(|| best(|| auto.backward(1, 0, black_box(&x), &mut y).unwrap(), n));
+        let t_bwd_bits =
+            one.install(|| best(|| auto.backward_from_mask(&words, black_box(&x), &mut y).unwrap(), n));
+        row += &format!(
+            " {:>8.2}x {:>8.2}x {:>9.2}x {:>8.2}x {:>8.2}x {:>8.2}x",
+            t_auto / copy,
+            t_in / copy,
+            t_auto / t_two,
+            t_bits / t_auto,
+            t_bwd / t_auto,
+            t_bwd_bits / t_auto
+        );
+        println!("{row}");
+        if n == 1 << 10 {
+            println!("{:>10} whole call, auto, n = 1024: {:.0} ns", "", t_auto * 1e9);
+        }
+    }
+    println!("\n'+bits x' = forward writing a bit mask / plain forward; 'bwd x' = mask-free backward / forward;");
+    println!("'bwdbits x' = backward from a bit mask / forward; '2thr speed' = 1-thread time / 2-thread time.");
+}
