@@ -73,23 +73,26 @@ fn main() {
             let t = best(|| d.forward(1, 0, black_box(&x), &mut y).unwrap(), n);
             row += &format!(" {:>8.2} {:>7.2}x", n as f64 / (t * 1e9), t / copy);
         }
-        // Auto: best ISA, threading by size, on a 1-thread pool for the
-        // one-thread figures and a 2-thread pool for the speedup.
+        // Auto: the defaults (best ISA, threading by size, the global rayon
+        // pool: every core of this machine). The mask and backward ratios are
+        // taken against the same auto forward.
         let auto = base;
-        let t_auto = one.install(|| best(|| auto.forward(1, 0, black_box(&x), &mut y).unwrap(), n));
-        let t_in = one.install(|| best(|| auto.forward_in_place(1, 0, black_box(&mut z)).unwrap(), n));
-        let t_two = two.install(|| best(|| auto.forward(1, 0, black_box(&x), &mut y).unwrap(), n));
-        let t_bits = one.install(|| {
-            best(|| auto.forward_with_mask(1, 0, black_box(&x), &mut y, &mut words).unwrap(), n)
+        let seq = base.with_threading(Threading::Sequential);
+        let t_auto = best(|| auto.forward(1, 0, black_box(&x), &mut y).unwrap(), n);
+        let t_in = best(|| auto.forward_in_place(1, 0, black_box(&mut z)).unwrap(), n);
+        let t_one = one.install(|| best(|| seq.forward(1, 0, black_box(&x), &mut y).unwrap(), n));
+        let t_two = two.install(|| {
+            let par = base.with_threading(Threading::Parallel);
+            best(|| par.forward(1, 0, black_box(&x), &mut y).unwrap(), n)
         });
-        let t_bwd = one.install(|| best(|| auto.backward(1, 0, black_box(&x), &mut y).unwrap(), n));
-        let t_bwd_bits =
-            one.install(|| best(|| auto.backward_from_mask(&words, black_box(&x), &mut y).unwrap(), n));
+        let t_bits = best(|| auto.forward_with_mask(1, 0, black_box(&x), &mut y, &mut words).unwrap(), n);
+        let t_bwd = best(|| auto.backward(1, 0, black_box(&x), &mut y).unwrap(), n);
+        let t_bwd_bits = best(|| auto.backward_from_mask(&words, black_box(&x), &mut y).unwrap(), n);
         row += &format!(
             " {:>8.2}x {:>8.2}x {:>9.2}x {:>8.2}x {:>8.2}x {:>8.2}x",
             t_auto / copy,
             t_in / copy,
-            t_auto / t_two,
+            t_one / t_two,
             t_bits / t_auto,
             t_bwd / t_auto,
             t_bwd_bits / t_auto
@@ -99,6 +102,21 @@ fn main() {
             println!("{:>10} whole call, auto, n = 1024: {:.0} ns", "", t_auto * 1e9);
         }
     }
-    println!("\n'+bits x' = forward writing a bit mask / plain forward; 'bwd x' = mask-free backward / forward;");
-    println!("'bwdbits x' = backward from a bit mask / forward; '2thr speed' = 1-thread time / 2-thread time.");
+    println!("\n'auto' = default Dropout (best ISA, threads by size, global pool of {} threads);", rayon::current_num_threads());
+    println!("'inplace x' = auto in-place time / copy time; '2thr speed' = 1-thread time / 2-thread time (forced split).");
+    println!("'+bits x' = forward writing a bit mask / plain forward; 'bwd x' = mask-free backward / forward;");
+    println!("'bwdbits x' = backward from a bit mask / forward.");
+
+    // Where two threads start to beat one (Threading::Auto's PARALLEL_MIN).
+    println!("\nsequential vs parallel (global pool), best ISA, ns per call:");
+    for shift in 12..=18 {
+        let n = 1usize << shift;
+        let x = vec![1.0f32; n];
+        let mut y = vec![0f32; n];
+        let seq = base.with_threading(Threading::Sequential);
+        let par = base.with_threading(Threading::Parallel);
+        let ts = best(|| seq.forward(1, 0, black_box(&x), &mut y).unwrap(), n);
+        let tp = best(|| par.forward(1, 0, black_box(&x), &mut y).unwrap(), n);
+        println!("{n:>10} {:>10.0} {:>10.0}  {}", ts * 1e9, tp * 1e9, if tp < ts { "parallel wins" } else { "" });
+    }
 }

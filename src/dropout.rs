@@ -36,7 +36,7 @@ pub enum Threading {
 /// 2-core machine: a cold rayon wake-up costs several microseconds, and one
 /// AVX-512 thread does 64Ki elements in about 10 us, so two threads start to
 /// win at about this size.
-pub const PARALLEL_MIN: usize = 1 << 16;
+pub const PARALLEL_MIN: usize = 1 << 17;
 
 /// Smallest piece handed to one rayon task (a multiple of the block size).
 const PIECE_MIN: usize = 1 << 15;

@@ -126,6 +126,16 @@ unsafe impl Simd16 for Avx2 {
         )
     }
     #[inline(always)]
+    unsafe fn mask_from_bytes(p: *const u8) -> Self::M {
+        let zero = _mm256_setzero_si256();
+        let ones = _mm256_set1_epi32(-1);
+        let nonzero = |q: *const u8| {
+            let v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(q.cast()));
+            _mm256_castsi256_ps(_mm256_xor_si256(_mm256_cmpeq_epi32(v, zero), ones))
+        };
+        (nonzero(p), nonzero(p.add(8)))
+    }
+    #[inline(always)]
     unsafe fn splat_f(s: f32) -> Self::F {
         let v = _mm256_set1_ps(s);
         (v, v)

@@ -121,6 +121,12 @@ pub(crate) unsafe trait Simd16: Copy {
     unsafe fn mask_bits(m: Self::M) -> u32;
     /// Lane `l` kept iff bit `l` of `bits` is set.
     unsafe fn mask_from_bits(bits: u32) -> Self::M;
+    /// Lane `l` kept iff byte `p[l]` is non-zero (16 bytes readable).
+    #[inline(always)]
+    unsafe fn mask_from_bytes(p: *const u8) -> Self::M {
+        let w = p.cast::<[u64; 2]>().read_unaligned();
+        Self::mask_from_bits(gather_nonzero(u64::from_le(w[0])) | (gather_nonzero(u64::from_le(w[1])) << 8))
+    }
     unsafe fn splat_f(s: f32) -> Self::F;
     /// Unaligned load of 16 floats.
     unsafe fn load_f(p: *const f32) -> Self::F;
@@ -316,11 +322,36 @@ pub(crate) struct ByteSink {
 impl Sink for ByteSink {
     #[inline(always)]
     unsafe fn push(&mut self, bits: u32, cnt: usize) {
-        for l in 0..cnt {
-            self.bytes.add(l).write(((bits >> l) & 1) as u8);
+        let mut done = 0;
+        while done < cnt {
+            let bytes = spread_bits((bits >> done) as u8).to_le_bytes();
+            let take = (cnt - done).min(8);
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.bytes, take);
+            self.bytes = self.bytes.add(take);
+            done += take;
         }
-        self.bytes = self.bytes.add(cnt);
     }
+}
+
+/// Byte `k` of the result is bit `k` of `b` (0 or 1).
+#[inline(always)]
+fn spread_bits(b: u8) -> u64 {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    // Byte k keeps only bit k of its copy of `b`: 0 or 2^k, at most 0x80, so
+    // adding 0x7f sets the byte's top bit exactly when the bit was set.
+    let isolated = (u64::from(b) * LOW) & 0x8040_2010_0804_0201;
+    ((isolated + 0x7f7f_7f7f_7f7f_7f7f) & 0x8080_8080_8080_8080) >> 7
+}
+
+/// Bit `k` of the result is set iff byte `k` of `w` is non-zero.
+#[inline(always)]
+fn gather_nonzero(w: u64) -> u32 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Top bit of each byte: set iff the byte is non-zero (no carries cross
+    // bytes, since the low seven bits are added to 0x7f at most).
+    let nz = (((w & !HIGH) + !HIGH) | w) & HIGH;
+    // Multiply-gather: byte k's bit lands on bit 56 + k, with no carries.
+    ((nz >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
 /// `N` whole steps of 16 elements from slice position `i`.
@@ -436,25 +467,25 @@ pub(crate) unsafe fn apply_mask<V: Simd16>(
 ) {
     let mut out = Scaled::<V>::new(src, dst, s);
     // `i` is a multiple of 16, so 16 bits never straddle two words.
-    let bits_at = |i: usize| -> u32 {
-        match mask {
-            MaskIn::Bits(words) => ((words.add(i / 64).read() >> (i % 64)) & 0xffff) as u32,
-            MaskIn::Bytes(bytes) => {
-                let mut b = 0u32;
-                for l in 0..LANES.min(n - i) {
-                    b |= u32::from(bytes.add(i + l).read() != 0) << l;
-                }
-                b
-            }
-        }
-    };
     let mut i = 0;
     while i + LANES <= n {
-        out.full(i, V::mask_from_bits(bits_at(i)));
+        let m = match mask {
+            MaskIn::Bits(words) => V::mask_from_bits((words.add(i / 64).read() >> (i % 64)) as u32 & 0xffff),
+            MaskIn::Bytes(bytes) => V::mask_from_bytes(bytes.add(i)),
+        };
+        out.full(i, m);
         i += LANES;
     }
     if i < n {
-        out.partial(i, V::mask_from_bits(bits_at(i)), 0, n - i);
+        let m = match mask {
+            MaskIn::Bits(words) => V::mask_from_bits((words.add(i / 64).read() >> (i % 64)) as u32 & 0xffff),
+            MaskIn::Bytes(bytes) => {
+                let mut w = [0u8; LANES];
+                core::ptr::copy_nonoverlapping(bytes.add(i), w.as_mut_ptr(), n - i);
+                V::mask_from_bytes(w.as_ptr())
+            }
+        };
+        out.partial(i, m, 0, n - i);
     }
 }
 
