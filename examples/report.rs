@@ -18,7 +18,13 @@ use std::time::{Duration, Instant};
 fn best(mut f: impl FnMut(), n: usize) -> f64 {
     f(); // warm up: page faults, caches, the rayon pool
     let batch = Duration::from_millis(if n >= 1 << 24 { 1 } else { 4 });
-    let rounds = if n >= 1 << 26 { 3 } else if n >= 1 << 22 { 5 } else { 9 };
+    let rounds = if n >= 1 << 26 {
+        3
+    } else if n >= 1 << 22 {
+        5
+    } else {
+        9
+    };
     let mut best = f64::INFINITY;
     for _ in 0..rounds {
         let start = Instant::now();
@@ -33,7 +39,10 @@ fn best(mut f: impl FnMut(), n: usize) -> f64 {
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool")
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
 }
 
 fn main() {
@@ -69,7 +78,10 @@ fn main() {
         let copy = best(|| y.copy_from_slice(black_box(&x)), n);
         let mut row = format!("{n:>10} {:>8.4}", per(copy));
         for &isa in &isas {
-            let d = base.with_isa(isa).unwrap().with_threading(Threading::Sequential);
+            let d = base
+                .with_isa(isa)
+                .unwrap()
+                .with_threading(Threading::Sequential);
             let t = best(|| d.forward(1, 0, black_box(&x), &mut y).unwrap(), n);
             row += &format!(" {:>8.2} {:>7.2}x", n as f64 / (t * 1e9), t / copy);
         }
@@ -79,15 +91,30 @@ fn main() {
         let auto = base;
         let seq = base.with_threading(Threading::Sequential);
         let t_auto = best(|| auto.forward(1, 0, black_box(&x), &mut y).unwrap(), n);
-        let t_in = best(|| auto.forward_in_place(1, 0, black_box(&mut z)).unwrap(), n);
+        let t_in = best(
+            || auto.forward_in_place(1, 0, black_box(&mut z)).unwrap(),
+            n,
+        );
         let t_one = one.install(|| best(|| seq.forward(1, 0, black_box(&x), &mut y).unwrap(), n));
         let t_two = two.install(|| {
             let par = base.with_threading(Threading::Parallel);
             best(|| par.forward(1, 0, black_box(&x), &mut y).unwrap(), n)
         });
-        let t_bits = best(|| auto.forward_with_mask(1, 0, black_box(&x), &mut y, &mut words).unwrap(), n);
+        let t_bits = best(
+            || {
+                auto.forward_with_mask(1, 0, black_box(&x), &mut y, &mut words)
+                    .unwrap()
+            },
+            n,
+        );
         let t_bwd = best(|| auto.backward(1, 0, black_box(&x), &mut y).unwrap(), n);
-        let t_bwd_bits = best(|| auto.backward_from_mask(&words, black_box(&x), &mut y).unwrap(), n);
+        let t_bwd_bits = best(
+            || {
+                auto.backward_from_mask(&words, black_box(&x), &mut y)
+                    .unwrap()
+            },
+            n,
+        );
         row += &format!(
             " {:>8.2}x {:>8.2}x {:>9.2}x {:>8.2}x {:>8.2}x {:>8.2}x",
             t_auto / copy,
@@ -99,10 +126,17 @@ fn main() {
         );
         println!("{row}");
         if n == 1 << 10 {
-            println!("{:>10} whole call, auto, n = 1024: {:.0} ns", "", t_auto * 1e9);
+            println!(
+                "{:>10} whole call, auto, n = 1024: {:.0} ns",
+                "",
+                t_auto * 1e9
+            );
         }
     }
-    println!("\n'auto' = default Dropout (best ISA, threads by size, global pool of {} threads);", rayon::current_num_threads());
+    println!(
+        "\n'auto' = default Dropout (best ISA, threads by size, global pool of {} threads);",
+        rayon::current_num_threads()
+    );
     println!("'inplace x' = auto in-place time / copy time; '2thr speed' = 1-thread time / 2-thread time (forced split).");
     println!("'+bits x' = forward writing a bit mask / plain forward; 'bwd x' = mask-free backward / forward;");
     println!("'bwdbits x' = backward from a bit mask / forward.");
@@ -117,6 +151,11 @@ fn main() {
         let par = base.with_threading(Threading::Parallel);
         let ts = best(|| seq.forward(1, 0, black_box(&x), &mut y).unwrap(), n);
         let tp = best(|| par.forward(1, 0, black_box(&x), &mut y).unwrap(), n);
-        println!("{n:>10} {:>10.0} {:>10.0}  {}", ts * 1e9, tp * 1e9, if tp < ts { "parallel wins" } else { "" });
+        println!(
+            "{n:>10} {:>10.0} {:>10.0}  {}",
+            ts * 1e9,
+            tp * 1e9,
+            if tp < ts { "parallel wins" } else { "" }
+        );
     }
 }

@@ -32,11 +32,12 @@ pub enum Threading {
 
 /// Below this many elements [`Threading::Auto`] stays on the calling thread.
 ///
-/// Measured with `cargo run --release --example report` on the project's
-/// 2-core machine: a cold rayon wake-up costs several microseconds, and one
-/// AVX-512 thread does 64Ki elements in about 10 us, so two threads start to
-/// win at about this size.
-pub const PARALLEL_MIN: usize = 1 << 17;
+/// Measured with `cargo run --release --example report` (its last table) on
+/// the project's 2-core machine: a call from outside the pool pays a rayon
+/// wake-up of several microseconds, so two threads lost at 64Ki elements
+/// (10.8 us against 8.5 us on one thread), broke even at 128Ki and won from
+/// 256Ki (30 us against 35 us).
+pub const PARALLEL_MIN: usize = 1 << 18;
 
 /// Smallest piece handed to one rayon task (a multiple of the block size).
 const PIECE_MIN: usize = 1 << 15;
@@ -370,7 +371,13 @@ impl Dropout {
     ///
     /// # Errors
     /// [`Error::MaskTooSmall`], [`Error::OffsetOverflow`].
-    pub fn mask_bits(&self, stream: u64, offset: u64, n: usize, mask: &mut [u64]) -> Result<(), Error> {
+    pub fn mask_bits(
+        &self,
+        stream: u64,
+        offset: u64,
+        n: usize,
+        mask: &mut [u64],
+    ) -> Result<(), Error> {
         self.forward_impl(stream, offset, Data::None(n), Mask::Bits(mask))
     }
 
@@ -389,7 +396,13 @@ impl Dropout {
     ///
     /// # Errors
     /// As [`Dropout::forward`].
-    pub fn backward(&self, stream: u64, offset: u64, dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+    pub fn backward(
+        &self,
+        stream: u64,
+        offset: u64,
+        dy: &[f32],
+        dx: &mut [f32],
+    ) -> Result<(), Error> {
         self.forward(stream, offset, dy, dx)
     }
 
@@ -405,7 +418,12 @@ impl Dropout {
     ///
     /// # Errors
     /// [`Error::LengthMismatch`], [`Error::MaskTooSmall`].
-    pub fn backward_from_mask(&self, mask: &[u64], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+    pub fn backward_from_mask(
+        &self,
+        mask: &[u64],
+        dy: &[f32],
+        dx: &mut [f32],
+    ) -> Result<(), Error> {
         check_len(dy.len(), dx.len())?;
         check_mask(dy.len(), mask_words(dy.len()), mask.len())?;
         self.apply_impl(MaskIn::Bits(mask.as_ptr()), dy.as_ptr(), dx)
@@ -425,7 +443,12 @@ impl Dropout {
     ///
     /// # Errors
     /// [`Error::LengthMismatch`], [`Error::MaskTooSmall`].
-    pub fn backward_from_byte_mask(&self, mask: &[u8], dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+    pub fn backward_from_byte_mask(
+        &self,
+        mask: &[u8],
+        dy: &[f32],
+        dx: &mut [f32],
+    ) -> Result<(), Error> {
         check_len(dy.len(), dx.len())?;
         check_mask(dy.len(), dy.len(), mask.len())?;
         self.apply_impl(MaskIn::Bytes(mask.as_ptr()), dy.as_ptr(), dx)
@@ -435,7 +458,11 @@ impl Dropout {
     ///
     /// # Errors
     /// [`Error::MaskTooSmall`].
-    pub fn backward_from_byte_mask_in_place(&self, mask: &[u8], dy: &mut [f32]) -> Result<(), Error> {
+    pub fn backward_from_byte_mask_in_place(
+        &self,
+        mask: &[u8],
+        dy: &mut [f32],
+    ) -> Result<(), Error> {
         check_mask(dy.len(), dy.len(), mask.len())?;
         let src = dy.as_ptr();
         self.apply_impl(MaskIn::Bytes(mask.as_ptr()), src, dy)
@@ -481,7 +508,13 @@ impl Dropout {
         }
     }
 
-    fn forward_impl(&self, stream: u64, offset: u64, data: Data<'_>, mask: Mask<'_>) -> Result<(), Error> {
+    fn forward_impl(
+        &self,
+        stream: u64,
+        offset: u64,
+        data: Data<'_>,
+        mask: Mask<'_>,
+    ) -> Result<(), Error> {
         let n = match &data {
             Data::None(n) => *n,
             Data::Out(x, y) => {
@@ -580,11 +613,23 @@ impl Dropout {
         let run = |start: usize, len: usize| unsafe {
             isa::forward(isa, &p, offset + start as u64, len, job.at(start), nt)
         };
+        let align = if matches!(job.mask, MaskOut::Bits(_)) {
+            64
+        } else {
+            1
+        };
+        self.split(offset, n, align, run);
+    }
+
+    /// Calls `run(start, len)` over pieces covering `0..n`: all at once on
+    /// this thread below the threading threshold, else cut at block
+    /// boundaries of the global index (`offset + start`), each moved up to a
+    /// multiple of `align`, and spread over the rayon pool.
+    fn split(&self, offset: u64, n: usize, align: usize, run: impl Fn(usize, usize) + Sync) {
         let Some(threads) = self.threads_for(n) else {
             run(0, n);
             return;
         };
-        let align = if matches!(job.mask, MaskOut::Bits(_)) { 64 } else { 1 };
         let to_block = (BLOCK - (offset % BLOCK as u64) as usize) % BLOCK;
         let head = to_block.next_multiple_of(align).min(n);
         let rest = n - head;
@@ -611,9 +656,29 @@ impl Dropout {
             // `copy` tolerates `src == dx`.
             Edge::KeepAll => unsafe { core::ptr::copy(src, dx.as_mut_ptr(), n) },
             Edge::DropAll => dx.fill(0.0),
-            // SAFETY: the ISA is available; `src`, `dx` and `mask` cover `n`
-            // elements (checked by the caller).
-            Edge::Random => unsafe { isa::apply(self.isa(), mask, src, dx.as_mut_ptr(), n, self.scale()) },
+            Edge::Random => {
+                let (isa, s) = (self.isa(), self.scale());
+                let job = Job {
+                    src,
+                    dst: dx.as_mut_ptr(),
+                    mask: match mask {
+                        MaskIn::Bits(w) => MaskOut::Bits(w.cast_mut()),
+                        MaskIn::Bytes(b) => MaskOut::Bytes(b.cast_mut()),
+                    },
+                };
+                // Pieces start at multiples of 64 elements: whole mask words.
+                self.split(0, n, 64, |start, len| {
+                    // SAFETY: the ISA is available; `src`, `dx` and the mask
+                    // cover `n` elements (checked by the caller), the pieces
+                    // are disjoint, and the mask is only read.
+                    unsafe {
+                        let io = job.at(start);
+                        if let Some(mask) = io.mask.as_input() {
+                            isa::apply(isa, mask, io.src, io.dst, len, s)
+                        }
+                    }
+                });
+            }
         }
         Ok(())
     }

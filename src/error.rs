@@ -86,7 +86,10 @@ impl fmt::Display for Error {
                 write!(f, "instruction set {isa:?} is not available on this CPU")
             }
             Error::ShapeMismatch { expected, given } => {
-                write!(f, "shape mismatch: expected {expected} elements, got {given}")
+                write!(
+                    f,
+                    "shape mismatch: expected {expected} elements, got {given}"
+                )
             }
         }
     }

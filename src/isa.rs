@@ -120,7 +120,14 @@ pub(crate) unsafe fn forward(isa: Isa, p: &Params, g0: u64, n: usize, io: Io, nt
 ///
 /// # Safety
 /// `isa.is_available()`; pointers as `kernel::apply_mask` requires.
-pub(crate) unsafe fn apply(isa: Isa, mask: MaskIn, src: *const f32, dst: *mut f32, n: usize, s: f32) {
+pub(crate) unsafe fn apply(
+    isa: Isa,
+    mask: MaskIn,
+    src: *const f32,
+    dst: *mut f32,
+    n: usize,
+    s: f32,
+) {
     match isa {
         Isa::Scalar => kernel::scalar::apply(mask, src, dst, n, s),
         Isa::Portable => kernel::portable::apply(mask, src, dst, n, s),

@@ -24,7 +24,12 @@ pub const LANES: u64 = 16;
 /// An all-zero output (a Xoshiro fixed point) is replaced by `[1, 0, 0, 0]`.
 pub fn lane_state(seed: u64, stream: u64, block: u64, lane: u32) -> [u32; 4] {
     let c = (block << 4) | u64::from(lane & 15);
-    let ctr = [c as u32, (c >> 32) as u32, stream as u32, (stream >> 32) as u32];
+    let ctr = [
+        c as u32,
+        (c >> 32) as u32,
+        stream as u32,
+        (stream >> 32) as u32,
+    ];
     let key = [seed as u32, (seed >> 32) as u32];
     let s = philox4x32_10(ctr, key);
     if s == [0; 4] {

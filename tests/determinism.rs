@@ -6,7 +6,10 @@ use common::{bits, inputs};
 use dropkit::{Dropout, Isa, Threading};
 
 fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -15,18 +18,26 @@ fn pools_of_1_2_3_threads_agree() {
     let x = inputs(n, 77);
     for isa in Isa::available() {
         for offset in [0u64, 4093, (1 << 40) - 100] {
-            let d = Dropout::new(0.25).unwrap().with_seed(3).with_isa(isa).unwrap();
+            let d = Dropout::new(0.25)
+                .unwrap()
+                .with_seed(3)
+                .with_isa(isa)
+                .unwrap();
             let mut outs = Vec::new();
             for threads in [1, 2, 3] {
                 for threading in [Threading::Auto, Threading::Parallel, Threading::Sequential] {
                     let d = d.with_threading(threading);
                     let mut y = vec![0f32; n];
                     let mut m = vec![0u64; dropkit::mask_words(n)];
-                    pool(threads).install(|| d.forward_with_mask(9, offset, &x, &mut y, &mut m).unwrap());
+                    pool(threads)
+                        .install(|| d.forward_with_mask(9, offset, &x, &mut y, &mut m).unwrap());
                     outs.push((bits(&y), m));
                 }
             }
-            assert!(outs.windows(2).all(|w| w[0] == w[1]), "{isa:?} offset {offset}");
+            assert!(
+                outs.windows(2).all(|w| w[0] == w[1]),
+                "{isa:?} offset {offset}"
+            );
         }
     }
 }
@@ -39,13 +50,23 @@ fn pieces_with_offsets_equal_the_whole() {
     let mut whole = vec![0f32; n];
     d.forward(4, 1000, &x, &mut whole).unwrap();
     // Arbitrary cut points, including ones inside a lane step and a block.
-    for cuts in [vec![1, 2, 3], vec![15, 17, 4095, 4097, 8200], vec![7, 100, 5000, 12000, 12800]] {
+    for cuts in [
+        vec![1, 2, 3],
+        vec![15, 17, 4095, 4097, 8200],
+        vec![7, 100, 5000, 12000, 12800],
+    ] {
         for isa in Isa::available() {
             let d = d.with_isa(isa).unwrap();
             let mut pieces = vec![f32::NAN; n];
             let mut start = 0;
             for end in cuts.iter().copied().chain([n]) {
-                d.forward(4, 1000 + start as u64, &x[start..end], &mut pieces[start..end]).unwrap();
+                d.forward(
+                    4,
+                    1000 + start as u64,
+                    &x[start..end],
+                    &mut pieces[start..end],
+                )
+                .unwrap();
                 start = end;
             }
             assert_eq!(bits(&pieces), bits(&whole), "{isa:?} cuts {cuts:?}");

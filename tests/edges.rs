@@ -56,7 +56,10 @@ fn rate_one_is_all_positive_zero() {
         assert!(dx.iter().all(|v| v.to_bits() == 0));
         let ones = vec![u64::MAX; mask_words(x.len())];
         d.backward_from_mask(&ones, &x, &mut dx).unwrap();
-        assert!(dx.iter().all(|v| v.to_bits() == 0), "never NaN, whatever the mask");
+        assert!(
+            dx.iter().all(|v| v.to_bits() == 0),
+            "never NaN, whatever the mask"
+        );
         let mut bytes = vec![1u8; x.len()];
         d.mask_bytes(1, 2, &mut bytes).unwrap();
         assert!(bytes.iter().all(|&b| b == 0));
@@ -65,7 +68,14 @@ fn rate_one_is_all_positive_zero() {
 
 #[test]
 fn dropped_elements_are_positive_zero_whatever_the_input() {
-    let x = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, -1.0, f32::MIN_POSITIVE / 2.0];
+    let x = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -0.0,
+        -1.0,
+        f32::MIN_POSITIVE / 2.0,
+    ];
     let x: Vec<f32> = x.iter().copied().cycle().take(6000).collect();
     for d in all_variants(0.5) {
         let mut y = vec![0f32; x.len()];
@@ -84,21 +94,37 @@ fn dropped_elements_are_positive_zero_whatever_the_input() {
 
 #[test]
 fn bad_rates_are_errors() {
-    for rate in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1e-300, -0.5, 1.0 + 1e-15, 2.0] {
+    for rate in [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -1e-300,
+        -0.5,
+        1.0 + 1e-15,
+        2.0,
+    ] {
         match Dropout::new(rate) {
             Err(Error::InvalidRate { rate: r }) => assert!(r.to_bits() == rate.to_bits()),
             other => panic!("rate {rate}: {other:?}"),
         }
         match Dropout::with_keep_prob(rate) {
-            Err(Error::InvalidKeepProb { keep_prob }) => assert!(keep_prob.to_bits() == rate.to_bits()),
+            Err(Error::InvalidKeepProb { keep_prob }) => {
+                assert!(keep_prob.to_bits() == rate.to_bits())
+            }
             other => panic!("keep_prob {rate}: {other:?}"),
         }
         let msg = Dropout::new(rate).unwrap_err().to_string();
-        assert!(msg.contains("rate") && msg.contains(&format!("{rate}")), "{msg}");
+        assert!(
+            msg.contains("rate") && msg.contains(&format!("{rate}")),
+            "{msg}"
+        );
     }
     // -0.0 is a valid rate 0.
     assert_eq!(Dropout::new(-0.0).unwrap().rate().to_bits(), 0);
-    assert_eq!(Dropout::with_keep_prob(0.25).unwrap(), Dropout::new(0.75).unwrap());
+    assert_eq!(
+        Dropout::with_keep_prob(0.25).unwrap(),
+        Dropout::new(0.75).unwrap()
+    );
 }
 
 #[test]
@@ -121,14 +147,29 @@ fn length_mismatches_are_errors_and_write_nothing() {
     let x = inputs(100, 3);
     let mut y = vec![9.0f32; 99];
     let err = d.forward(0, 0, &x, &mut y).unwrap_err();
-    assert_eq!(err, Error::LengthMismatch { input: 100, output: 99 });
+    assert_eq!(
+        err,
+        Error::LengthMismatch {
+            input: 100,
+            output: 99
+        }
+    );
     assert!(err.to_string().contains("100") && err.to_string().contains("99"));
     assert!(y.iter().all(|&v| v == 9.0));
     assert_eq!(
         d.backward(0, 0, &x, &mut y),
-        Err(Error::LengthMismatch { input: 100, output: 99 })
+        Err(Error::LengthMismatch {
+            input: 100,
+            output: 99
+        })
     );
-    assert_eq!(d.inference(&x, &mut y), Err(Error::LengthMismatch { input: 100, output: 99 }));
+    assert_eq!(
+        d.inference(&x, &mut y),
+        Err(Error::LengthMismatch {
+            input: 100,
+            output: 99
+        })
+    );
     assert!(y.iter().all(|&v| v == 9.0));
 
     // Mask buffers too small: named, with what was needed.
@@ -136,16 +177,28 @@ fn length_mismatches_are_errors_and_write_nothing() {
     let mut words = [5u64; 1];
     assert_eq!(
         d.forward_with_mask(0, 0, &x, &mut y, &mut words),
-        Err(Error::MaskTooSmall { elements: 100, needed: 2, given: 1 })
+        Err(Error::MaskTooSmall {
+            elements: 100,
+            needed: 2,
+            given: 1
+        })
     );
     let mut bytes = vec![5u8; 99];
     assert_eq!(
         d.forward_with_byte_mask(0, 0, &x, &mut y, &mut bytes),
-        Err(Error::MaskTooSmall { elements: 100, needed: 100, given: 99 })
+        Err(Error::MaskTooSmall {
+            elements: 100,
+            needed: 100,
+            given: 99
+        })
     );
     assert_eq!(
         d.backward_from_mask(&words, &x, &mut y),
-        Err(Error::MaskTooSmall { elements: 100, needed: 2, given: 1 })
+        Err(Error::MaskTooSmall {
+            elements: 100,
+            needed: 2,
+            given: 1
+        })
     );
     assert!(y.iter().all(|&v| v == 9.0) && words == [5] && bytes.iter().all(|&b| b == 5));
 }
@@ -168,7 +221,10 @@ fn offset_overflow_is_an_error_and_writes_nothing() {
     assert!(y.iter().all(|&v| v == 9.0));
     // The last valid position works: indices up to u64::MAX - 1.
     d.forward(0, u64::MAX - 10, &x, &mut y).unwrap();
-    assert_eq!(bits(&y), bits(&dropkit::reference::forward(&d, 0, u64::MAX - 10, &x)));
+    assert_eq!(
+        bits(&y),
+        bits(&dropkit::reference::forward(&d, 0, u64::MAX - 10, &x))
+    );
 }
 
 #[test]
@@ -179,11 +235,18 @@ fn huge_requests_fail_before_touching_memory() {
     // without allocating or writing.
     assert_eq!(
         d.mask_bits(0, 0, usize::MAX, &mut words),
-        Err(Error::MaskTooSmall { elements: usize::MAX, needed: usize::MAX.div_ceil(64), given: 4 })
+        Err(Error::MaskTooSmall {
+            elements: usize::MAX,
+            needed: usize::MAX.div_ceil(64),
+            given: 4
+        })
     );
     assert_eq!(
         d.mask_bits(0, u64::MAX - 100, 256, &mut words),
-        Err(Error::OffsetOverflow { offset: u64::MAX - 100, len: 256 })
+        Err(Error::OffsetOverflow {
+            offset: u64::MAX - 100,
+            len: 256
+        })
     );
     assert_eq!(words, [3; 4]);
 }
@@ -212,7 +275,10 @@ fn inference_modes() {
         }
         if rate == 0.1 {
             let q = 0.9f32;
-            assert!(x.iter().zip(&y).all(|(a, b)| (a * q).to_bits() == b.to_bits()));
+            assert!(x
+                .iter()
+                .zip(&y)
+                .all(|(a, b)| (a * q).to_bits() == b.to_bits()));
         }
     }
 }

@@ -53,13 +53,22 @@ fn forcing_an_unavailable_isa_is_an_error() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn detection_agrees_with_std() {
-    assert_eq!(Isa::Avx2.is_available(), std::arch::is_x86_feature_detected!("avx2"));
-    assert_eq!(Isa::Avx512.is_available(), std::arch::is_x86_feature_detected!("avx512f"));
+    assert_eq!(
+        Isa::Avx2.is_available(),
+        std::arch::is_x86_feature_detected!("avx2")
+    );
+    assert_eq!(
+        Isa::Avx512.is_available(),
+        std::arch::is_x86_feature_detected!("avx512f")
+    );
     assert_eq!(Isa::best(), *Isa::available().last().unwrap());
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
 }
 
 proptest! {

@@ -8,8 +8,16 @@ use rand_xoshiro::rand_core::Rng;
 #[test]
 fn philox_random123_vectors() {
     let cases = [
-        ([0u32; 4], [0u32; 2], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]),
-        ([u32::MAX; 4], [u32::MAX; 2], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]),
+        (
+            [0u32; 4],
+            [0u32; 2],
+            [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+        ),
+        (
+            [u32::MAX; 4],
+            [u32::MAX; 2],
+            [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+        ),
         (
             [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
             [0xa4093822, 0x299f31d0],
@@ -17,7 +25,11 @@ fn philox_random123_vectors() {
         ),
     ];
     for (ctr, key, out) in cases {
-        assert_eq!(philox4x32_10(ctr, key), out, "ctr {ctr:08x?} key {key:08x?}");
+        assert_eq!(
+            philox4x32_10(ctr, key),
+            out,
+            "ctr {ctr:08x?} key {key:08x?}"
+        );
     }
 }
 
@@ -54,10 +66,17 @@ fn stream_v1_words() {
 #[test]
 fn block_table_matches_the_definition() {
     // Spot checks across block boundaries and high offsets.
-    for &(seed, stream, offset) in &[(1u64, 2u64, 0u64), (9, 9, 4090), (u64::MAX, 5, (1 << 40) + 7)] {
+    for &(seed, stream, offset) in &[
+        (1u64, 2u64, 0u64),
+        (9, 9, 4090),
+        (u64::MAX, 5, (1 << 40) + 7),
+    ] {
         let words = reference::random_words(seed, stream, offset, 9000);
         for i in (0..9000).step_by(97).chain([4095, 4096, 8191, 8999]) {
-            assert_eq!(words[i], reference::random_word(seed, stream, offset + i as u64));
+            assert_eq!(
+                words[i],
+                reference::random_word(seed, stream, offset + i as u64)
+            );
         }
     }
 }
@@ -75,7 +94,11 @@ fn thresholds() {
 /// Keep bits packed LSB-first into u64 words.
 fn pack(keep: &[bool]) -> Vec<u64> {
     keep.chunks(64)
-        .map(|c| c.iter().enumerate().fold(0u64, |w, (i, &k)| w | (u64::from(k) << i)))
+        .map(|c| {
+            c.iter()
+                .enumerate()
+                .fold(0u64, |w, (i, &k)| w | (u64::from(k) << i))
+        })
         .collect()
 }
 

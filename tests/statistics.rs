@@ -20,7 +20,10 @@ fn within_5_sigma(count: usize, n: usize, prob: f64) -> bool {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48)
 }
 
 proptest! {
@@ -96,12 +99,17 @@ fn training_mean_matches_inference() {
     let samples = 4000;
     for scaling in [Scaling::Inverted, Scaling::Classic] {
         for rate in [0.1, 0.5, 0.9] {
-            let d = Dropout::new(rate).unwrap().with_seed(21).with_scaling(scaling);
+            let d = Dropout::new(rate)
+                .unwrap()
+                .with_seed(21)
+                .with_scaling(scaling);
             let mut sum = vec![0f64; x.len()];
             let mut y = vec![0f32; x.len()];
             for stream in 0..samples {
                 d.forward(stream, 0, &x, &mut y).unwrap();
-                sum.iter_mut().zip(&y).for_each(|(s, &v)| *s += f64::from(v));
+                sum.iter_mut()
+                    .zip(&y)
+                    .for_each(|(s, &v)| *s += f64::from(v));
             }
             let mut inf = vec![0f32; x.len()];
             d.inference(&x, &mut inf).unwrap();

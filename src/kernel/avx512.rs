@@ -126,7 +126,10 @@ unsafe impl Simd16 for Avx512 {
     unsafe fn mask_from_bytes(p: *const u8) -> Self::M {
         let lo = _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast()));
         let hi = _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.add(8).cast()));
-        (_mm256_test_epi32_mask(lo, lo), _mm256_test_epi32_mask(hi, hi))
+        (
+            _mm256_test_epi32_mask(lo, lo),
+            _mm256_test_epi32_mask(hi, hi),
+        )
     }
     #[inline(always)]
     unsafe fn splat_f(s: f32) -> Self::F {

@@ -55,12 +55,12 @@ macro_rules! entry_points {
 }
 pub(crate) use entry_points;
 
-pub(crate) mod portable;
-pub(crate) mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
+pub(crate) mod portable;
+pub(crate) mod scalar;
 
 use crate::philox::{M0, M1, ROUNDS, W0, W1};
 
@@ -125,7 +125,9 @@ pub(crate) unsafe trait Simd16: Copy {
     #[inline(always)]
     unsafe fn mask_from_bytes(p: *const u8) -> Self::M {
         let w = p.cast::<[u64; 2]>().read_unaligned();
-        Self::mask_from_bits(gather_nonzero(u64::from_le(w[0])) | (gather_nonzero(u64::from_le(w[1])) << 8))
+        Self::mask_from_bits(
+            gather_nonzero(u64::from_le(w[0])) | (gather_nonzero(u64::from_le(w[1])) << 8),
+        )
     }
     unsafe fn splat_f(s: f32) -> Self::F;
     /// Unaligned load of 16 floats.
@@ -407,7 +409,7 @@ pub(crate) unsafe fn fill<V: Simd16, O: Out<V>, K: Sink>(
             lanes.next();
         }
         let mut k = 0usize; // elements of this block done
-        // Head: a step that starts before `g`, or that the piece ends inside.
+                            // Head: a step that starts before `g`, or that the piece ends inside.
         let lo = j % LANES;
         if lo != 0 || take < LANES {
             let cnt = (LANES - lo).min(take);
@@ -470,7 +472,9 @@ pub(crate) unsafe fn apply_mask<V: Simd16>(
     let mut i = 0;
     while i + LANES <= n {
         let m = match mask {
-            MaskIn::Bits(words) => V::mask_from_bits((words.add(i / 64).read() >> (i % 64)) as u32 & 0xffff),
+            MaskIn::Bits(words) => {
+                V::mask_from_bits((words.add(i / 64).read() >> (i % 64)) as u32 & 0xffff)
+            }
             MaskIn::Bytes(bytes) => V::mask_from_bytes(bytes.add(i)),
         };
         out.full(i, m);
@@ -478,7 +482,9 @@ pub(crate) unsafe fn apply_mask<V: Simd16>(
     }
     if i < n {
         let m = match mask {
-            MaskIn::Bits(words) => V::mask_from_bits((words.add(i / 64).read() >> (i % 64)) as u32 & 0xffff),
+            MaskIn::Bits(words) => {
+                V::mask_from_bits((words.add(i / 64).read() >> (i % 64)) as u32 & 0xffff)
+            }
             MaskIn::Bytes(bytes) => {
                 let mut w = [0u8; LANES];
                 core::ptr::copy_nonoverlapping(bytes.add(i), w.as_mut_ptr(), n - i);
@@ -506,8 +512,25 @@ pub(crate) enum MaskOut {
     Bytes(*mut u8),
 }
 
+impl MaskOut {
+    /// The same buffer, read as a stored mask (`None` for no mask).
+    pub(crate) fn as_input(self) -> Option<MaskIn> {
+        match self {
+            MaskOut::None => None,
+            MaskOut::Bits(w) => Some(MaskIn::Bits(w.cast_const())),
+            MaskOut::Bytes(b) => Some(MaskIn::Bytes(b.cast_const())),
+        }
+    }
+}
+
 #[inline(always)]
-unsafe fn with_sink<V: Simd16, O: Out<V>>(p: &Params, g0: u64, n: usize, out: &mut O, mask: MaskOut) {
+unsafe fn with_sink<V: Simd16, O: Out<V>>(
+    p: &Params,
+    g0: u64,
+    n: usize,
+    out: &mut O,
+    mask: MaskOut,
+) {
     match mask {
         MaskOut::None => fill::<V, O, _>(p, g0, n, out, &mut NoSink),
         MaskOut::Bits(words) => {

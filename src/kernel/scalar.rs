@@ -66,7 +66,10 @@ unsafe impl Simd16 for Scalar {
     #[inline(always)]
     unsafe fn mulhilo(self, m: u32) -> (Self, Self) {
         let p = self.0.map(|a| u64::from(a) * u64::from(m));
-        (Scalar(p.map(|x| (x >> 32) as u32)), Scalar(p.map(|x| x as u32)))
+        (
+            Scalar(p.map(|x| (x >> 32) as u32)),
+            Scalar(p.map(|x| x as u32)),
+        )
     }
     #[inline(always)]
     unsafe fn prep_threshold(t: u32) -> Self {

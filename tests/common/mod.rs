@@ -5,7 +5,20 @@
 use dropkit::{mask_words, reference, Dropout, Isa, Scaling, Threading};
 
 /// Lengths around every vector (16) and block (4096) boundary.
-pub const LENGTHS: [usize; 12] = [0, 1, 15, 16, 17, 255, 256, 4095, 4096, 4097, 3 * 4096 + 5, 100003];
+pub const LENGTHS: [usize; 12] = [
+    0,
+    1,
+    15,
+    16,
+    17,
+    255,
+    256,
+    4095,
+    4096,
+    4097,
+    3 * 4096 + 5,
+    100003,
+];
 
 /// Rates that matter: the edges, tiny, common, and next to 1.
 pub const RATES: [f64; 6] = [0.0, 1e-9, 0.1, 0.5, 1.0 - 1e-7, 1.0];
@@ -63,7 +76,11 @@ pub fn bits(v: &[f32]) -> Vec<u32> {
 /// Keep bits packed LSB-first, `ceil(n / 64)` words, zero past the end.
 pub fn pack(keep: &[bool]) -> Vec<u64> {
     keep.chunks(64)
-        .map(|c| c.iter().enumerate().fold(0u64, |w, (i, &k)| w | (u64::from(k) << i)))
+        .map(|c| {
+            c.iter()
+                .enumerate()
+                .fold(0u64, |w, (i, &k)| w | (u64::from(k) << i))
+        })
         .collect()
 }
 
@@ -116,7 +133,8 @@ pub fn check_case(d: Dropout, stream: u64, offset: u64, x: &[f32], misalign: usi
     assert_eq!(bits(out.get()), want, "forward: {ctx}");
 
     let mut inplace = Unaligned::new(x, misalign);
-    d.forward_in_place(stream, offset, inplace.get_mut()).unwrap();
+    d.forward_in_place(stream, offset, inplace.get_mut())
+        .unwrap();
     assert_eq!(bits(inplace.get()), want, "forward_in_place: {ctx}");
 
     // Backward without a mask is the same kernel on the gradient.
@@ -128,7 +146,8 @@ pub fn check_case(d: Dropout, stream: u64, offset: u64, x: &[f32], misalign: usi
     // that a bit the kernel forgets to clear shows.
     let mut words = vec![u64::MAX; mask_words(n)];
     let mut y = vec![f32::NAN; n];
-    d.forward_with_mask(stream, offset, x, &mut y, &mut words).unwrap();
+    d.forward_with_mask(stream, offset, x, &mut y, &mut words)
+        .unwrap();
     assert_eq!(bits(&y), want, "forward_with_mask output: {ctx}");
     assert_eq!(words, want_bits, "forward_with_mask bits: {ctx}");
     let mut words2 = vec![0x5555_5555_5555_5555u64; mask_words(n)];
@@ -137,7 +156,8 @@ pub fn check_case(d: Dropout, stream: u64, offset: u64, x: &[f32], misalign: usi
 
     let mut bytes = vec![7u8; n];
     let mut y = vec![f32::NAN; n];
-    d.forward_with_byte_mask(stream, offset, x, &mut y, &mut bytes).unwrap();
+    d.forward_with_byte_mask(stream, offset, x, &mut y, &mut bytes)
+        .unwrap();
     assert_eq!(bits(&y), want, "forward_with_byte_mask output: {ctx}");
     assert_eq!(bytes, want_bytes, "forward_with_byte_mask bytes: {ctx}");
     let mut bytes2 = vec![9u8; n];
@@ -146,11 +166,17 @@ pub fn check_case(d: Dropout, stream: u64, offset: u64, x: &[f32], misalign: usi
 
     // Backward from the stored masks equals the mask-free backward.
     let mut dx = Unaligned::new(&vec![f32::NAN; n], misalign + 1);
-    d.backward_from_mask(&want_bits, src.get(), dx.get_mut()).unwrap();
+    d.backward_from_mask(&want_bits, src.get(), dx.get_mut())
+        .unwrap();
     assert_eq!(bits(dx.get()), want, "backward_from_mask: {ctx}");
     let mut dxi = Unaligned::new(x, misalign);
-    d.backward_from_byte_mask_in_place(&want_bytes, dxi.get_mut()).unwrap();
-    assert_eq!(bits(dxi.get()), want, "backward_from_byte_mask_in_place: {ctx}");
+    d.backward_from_byte_mask_in_place(&want_bytes, dxi.get_mut())
+        .unwrap();
+    assert_eq!(
+        bits(dxi.get()),
+        want,
+        "backward_from_byte_mask_in_place: {ctx}"
+    );
 }
 
 /// The whole edge inventory for one ISA: every length, offset and rate, both
@@ -162,7 +188,11 @@ pub fn check_isa(isa: Isa) {
         for offset in offsets(n) {
             for &rate in &RATES {
                 for threading in [Threading::Sequential, Threading::Parallel] {
-                    let scaling = if case % 3 == 0 { Scaling::Classic } else { Scaling::Inverted };
+                    let scaling = if case % 3 == 0 {
+                        Scaling::Classic
+                    } else {
+                        Scaling::Inverted
+                    };
                     let d = Dropout::new(rate)
                         .unwrap()
                         .with_seed((case as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
@@ -192,7 +222,9 @@ pub fn check_isa(isa: Isa) {
 pub fn available_or_required(isa: Isa) -> bool {
     let required = std::env::var("DROPKIT_REQUIRE_ISA").unwrap_or_default();
     let name = format!("{isa:?}").to_lowercase();
-    let is_required = required.split(',').any(|r| r.trim().eq_ignore_ascii_case(&name));
+    let is_required = required
+        .split(',')
+        .any(|r| r.trim().eq_ignore_ascii_case(&name));
     assert!(
         isa.is_available() || !is_required,
         "{isa:?} is required by DROPKIT_REQUIRE_ISA but not available"
