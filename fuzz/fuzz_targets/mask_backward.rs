@@ -1,0 +1,51 @@
+//! Bit mask, byte mask and mask-free backward agree with the forward mask,
+//! on every ISA and threading.
+#![no_main]
+
+use dropkit::{mask_words, Dropout};
+use dropkit_fuzz::{bits, Case};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|case: Case| {
+    let Ok(d) = Dropout::new(case.rate()) else { return };
+    let d = d.with_seed(case.seed).with_scaling(case.scaling());
+    let (dy, offset) = (case.input(), case.offset());
+    let n = dy.len();
+    // The forward mask: which elements of forward(ones) survive.
+    let ones = vec![1.0f32; n];
+    let mut f = vec![0f32; n];
+    d.forward(case.stream, offset, &ones, &mut f).unwrap();
+    let keep: Vec<bool> = f.iter().map(|&v| v != 0.0).collect();
+    for v in case.variants(d) {
+        let mut y = vec![0f32; n];
+        let mut words = vec![u64::MAX; mask_words(n)];
+        v.forward_with_mask(case.stream, offset, &ones, &mut y, &mut words).unwrap();
+        let mut bytes = vec![9u8; n];
+        v.mask_bytes(case.stream, offset, &mut bytes).unwrap();
+        for i in 0..n {
+            assert_eq!(words[i / 64] >> (i % 64) & 1 == 1, keep[i], "bit {i}");
+            assert_eq!(bytes[i] == 1, keep[i], "byte {i}");
+        }
+        if n % 64 != 0 {
+            assert_eq!(words[n / 64] >> (n % 64), 0, "bits past n");
+        }
+        let mut free = vec![0f32; n];
+        v.backward(case.stream, offset, &dy, &mut free).unwrap();
+        let mut from_bits = vec![0f32; n];
+        v.backward_from_mask(&words, &dy, &mut from_bits).unwrap();
+        let mut from_bytes = dy.clone();
+        v.backward_from_byte_mask_in_place(&bytes, &mut from_bytes).unwrap();
+        assert_eq!(bits(&from_bits), bits(&free), "{v:?}");
+        assert_eq!(bits(&from_bytes), bits(&free), "{v:?}");
+        for i in 0..n {
+            let want = if v.rate() == 0.0 {
+                dy[i]
+            } else if keep[i] {
+                dy[i] * v.scale()
+            } else {
+                0.0
+            };
+            assert_eq!(free[i].to_bits(), want.to_bits(), "element {i}");
+        }
+    }
+});
