@@ -1,0 +1,202 @@
+//! Training-loop pieces: fold_in, the stateful layer and its mask-free
+//! backward, a finite-difference gradient check through dropout, and
+//! Monte-Carlo dropout.
+
+mod common;
+
+use common::{bits, inputs};
+use dropkit::{fold_in, mc_mean_var, reference, Dropout, DropoutLayer, Error, Isa, Scaling};
+
+#[test]
+fn fold_in_is_philox_keyed_by_a() {
+    for (a, b) in [(0u64, 0u64), (1, 2), (u64::MAX, 12345), (7, u64::MAX)] {
+        let out = reference::philox4x32_10(
+            [b as u32, (b >> 32) as u32, 0x666f_6c64, 0x5f69_6e00],
+            [a as u32, (a >> 32) as u32],
+        );
+        assert_eq!(fold_in(a, b), u64::from(out[0]) | (u64::from(out[1]) << 32));
+    }
+}
+
+#[test]
+fn fold_in_separates_its_inputs() {
+    let mut seen = std::collections::HashSet::new();
+    for a in 0..64u64 {
+        for b in 0..64u64 {
+            assert!(seen.insert(fold_in(a, b)), "collision at ({a}, {b})");
+        }
+    }
+    // Avalanche: flipping one input bit flips about half the output bits.
+    let mut flips = 0u32;
+    for bit in 0..64 {
+        flips += (fold_in(5, 9) ^ fold_in(5, 9 ^ (1 << bit))).count_ones();
+        flips += (fold_in(5, 9) ^ fold_in(5 ^ (1 << bit), 9)).count_ones();
+    }
+    let mean = f64::from(flips) / 128.0;
+    assert!((28.0..36.0).contains(&mean), "mean flipped bits {mean}");
+}
+
+#[test]
+fn layer_recomputation_gives_the_same_mask_and_steps_differ() {
+    let d = Dropout::new(0.5).unwrap().with_seed(3);
+    let mut layer = DropoutLayer::new(d, 4);
+    let x = inputs(5000, 1);
+    let (mut y1, mut y2) = (vec![0f32; x.len()], vec![0f32; x.len()]);
+    let h1 = layer.forward(&x, &mut y1).unwrap();
+    let h2 = layer.forward(&x, &mut y2).unwrap(); // checkpoint recomputation
+    assert_eq!(h1, h2);
+    assert_eq!(bits(&y1), bits(&y2));
+    assert_eq!(h1.stream, fold_in(4, 0));
+    assert_eq!(bits(&y1), bits(&reference::forward(&d, h1.stream, 0, &x)));
+
+    layer.advance();
+    let h3 = layer.forward(&x, &mut y2).unwrap();
+    assert_eq!(h3.stream, fold_in(4, 1));
+    assert_ne!(bits(&y1), bits(&y2), "a new step draws a new mask");
+
+    // Backward regenerates the mask of its handle, not of the current step.
+    let dy = inputs(5000, 2);
+    let mut dx = vec![0f32; dy.len()];
+    layer.backward(h1, &dy, &mut dx).unwrap();
+    assert_eq!(bits(&dx), bits(&reference::forward(&d, h1.stream, 0, &dy)));
+    assert_eq!(
+        layer.backward(h1, &dy[1..], &mut dx[1..]),
+        Err(Error::LengthMismatch { input: 5000, output: 4999 })
+    );
+}
+
+#[test]
+fn layer_evaluation_is_inference() {
+    for scaling in [Scaling::Inverted, Scaling::Classic] {
+        let d = Dropout::new(0.3).unwrap().with_scaling(scaling);
+        let mut layer = DropoutLayer::new(d, 0);
+        layer.set_training(false);
+        assert!(!layer.is_training());
+        let x = inputs(100, 3);
+        let mut y = vec![0f32; 100];
+        let h = layer.forward(&x, &mut y).unwrap();
+        assert!(!h.training);
+        assert_eq!(bits(&y), bits(&reference::inference(&d, &x)));
+        let mut dx = vec![0f32; 100];
+        layer.backward(h, &x, &mut dx).unwrap();
+        assert_eq!(bits(&dx), bits(&y), "{scaling:?}: inference is linear");
+    }
+}
+
+/// loss(W1, W2) = sum(W2 . dropout(relu(W1 x))) for a tiny network with a
+/// fixed stream; the analytic gradient through the mask-free backward
+/// matches central differences.
+#[test]
+fn finite_difference_gradient_through_dropout() {
+    const IN: usize = 5;
+    const HID: usize = 40;
+    let d = Dropout::new(0.4).unwrap().with_seed(17);
+    let x: Vec<f64> = (0..IN).map(|i| 0.3 * i as f64 - 0.5).collect();
+    let w1: Vec<f64> = (0..HID * IN).map(|i| ((i * 37 % 23) as f64 - 11.0) / 17.0).collect();
+    let w2: Vec<f64> = (0..HID).map(|i| ((i * 13 % 7) as f64 - 3.0) / 5.0).collect();
+    let stream = 99;
+
+    let loss = |w1: &[f64]| -> f64 {
+        let h: Vec<f32> = (0..HID)
+            .map(|j| (0..IN).map(|i| w1[j * IN + i] * x[i]).sum::<f64>().max(0.0) as f32)
+            .collect();
+        let mut hd = vec![0f32; HID];
+        d.forward(stream, 0, &h, &mut hd).unwrap();
+        hd.iter().zip(&w2).map(|(&a, &b)| f64::from(a) * b).sum()
+    };
+
+    // Analytic: dL/dhd = w2; dL/dh = backward(w2); dL/dW1 = relu' * dh * x.
+    let pre: Vec<f64> = (0..HID).map(|j| (0..IN).map(|i| w1[j * IN + i] * x[i]).sum()).collect();
+    let dy: Vec<f32> = w2.iter().map(|&v| v as f32).collect();
+    let mut dh = vec![0f32; HID];
+    d.backward(stream, 0, &dy, &mut dh).unwrap();
+    assert!(dh.iter().any(|&v| v == 0.0) && dh.iter().any(|&v| v != 0.0), "mask is mixed");
+
+    let eps = 1e-3;
+    for j in 0..HID {
+        for i in 0..IN {
+            let analytic = if pre[j] > 0.0 { f64::from(dh[j]) * x[i] } else { 0.0 };
+            let (mut plus, mut minus) = (w1.clone(), w1.clone());
+            plus[j * IN + i] += eps;
+            minus[j * IN + i] -= eps;
+            let numeric = (loss(&plus) - loss(&minus)) / (2.0 * eps);
+            // Skip weights whose unit sits on the ReLU kink.
+            if pre[j].abs() > 10.0 * eps {
+                assert!(
+                    (analytic - numeric).abs() < 1e-3 * (1.0 + analytic.abs()),
+                    "w1[{j},{i}]: analytic {analytic} numeric {numeric}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn mc_rows_are_forwards_on_folded_streams() {
+    let x = inputs(3000, 4);
+    let samples = 7;
+    for isa in Isa::available() {
+        let d = Dropout::new(0.2).unwrap().with_seed(8).with_isa(isa).unwrap();
+        let mut rows = vec![0f32; samples * x.len()];
+        d.mc_forward(5, &x, &mut rows, samples).unwrap();
+        for (k, row) in rows.chunks(x.len()).enumerate() {
+            let want = reference::forward(&d, fold_in(5, k as u64), 0, &x);
+            assert_eq!(bits(row), bits(&want), "{isa:?} sample {k}");
+        }
+    }
+    let d = Dropout::new(0.2).unwrap();
+    let mut wrong = vec![0f32; 10];
+    assert_eq!(
+        d.mc_forward(5, &x, &mut wrong, samples),
+        Err(Error::ShapeMismatch { expected: samples * x.len(), given: 10 })
+    );
+    assert!(wrong.iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn mc_mean_converges_to_inference() {
+    let x: Vec<f32> = (0..50).map(|i| i as f32 / 10.0 - 2.0).collect();
+    let samples = 4000;
+    for scaling in [Scaling::Inverted, Scaling::Classic] {
+        for rate in [0.1, 0.5] {
+            let d = Dropout::new(rate).unwrap().with_scaling(scaling);
+            let mut rows = vec![0f32; samples * x.len()];
+            d.mc_forward(1, &x, &mut rows, samples).unwrap();
+            let (mut mean, mut var) = (vec![0f32; x.len()], vec![0f32; x.len()]);
+            mc_mean_var(&rows, x.len(), &mut mean, &mut var).unwrap();
+            let mut inf = vec![0f32; x.len()];
+            d.inference(&x, &mut inf).unwrap();
+            let (p, q, s) = (rate, 1.0 - rate, f64::from(d.scale()));
+            for i in 0..x.len() {
+                let xi = f64::from(x[i]);
+                let sd = (xi * s).abs() * (p * q / samples as f64).sqrt();
+                assert!((f64::from(mean[i]) - f64::from(inf[i])).abs() <= 5.0 * sd + 1e-6);
+                // Bernoulli variance of s * x: (s x)^2 p q.
+                let want_var = (xi * s).powi(2) * p * q;
+                assert!((f64::from(var[i]) - want_var).abs() <= 0.15 * want_var + 1e-6, "var {i}");
+            }
+        }
+    }
+}
+
+#[test]
+fn mc_mean_var_matches_a_direct_computation() {
+    let rows: Vec<f32> = inputs(12 * 9, 5).iter().map(|v| if v.abs() < 1e6 { *v } else { 1.0 }).collect();
+    let (mut mean, mut var) = ([0f32; 9], [0f32; 9]);
+    mc_mean_var(&rows, 9, &mut mean, &mut var).unwrap();
+    for i in 0..9 {
+        let col: Vec<f64> = rows.chunks(9).map(|r| f64::from(r[i])).collect();
+        let m = col.iter().sum::<f64>() / col.len() as f64;
+        let v = col.iter().map(|c| (c - m).powi(2)).sum::<f64>() / col.len() as f64;
+        assert!((f64::from(mean[i]) - m).abs() < 1e-5 * (1.0 + m.abs()), "mean {i}");
+        assert!((f64::from(var[i]) - v).abs() < 1e-5 * (1.0 + v), "var {i}");
+    }
+    assert_eq!(
+        mc_mean_var(&rows[1..], 9, &mut mean, &mut var),
+        Err(Error::ShapeMismatch { expected: 108, given: 107 })
+    );
+    assert_eq!(
+        mc_mean_var(&rows, 9, &mut mean[..8], &mut var),
+        Err(Error::ShapeMismatch { expected: 9, given: 8 })
+    );
+}
