@@ -39,7 +39,8 @@ fn main() {
     let (mut spread_right, mut spread_wrong) = (0f64, 0f64);
     for (t, (x, &y)) in test_set.x.iter().zip(&test_set.y).enumerate() {
         let h = net.hidden(x);
-        drop.mc_forward(t as u64, &h, &mut rows, samples).expect("shapes match");
+        drop.mc_forward(t as u64, &h, &mut rows, samples)
+            .expect("shapes match");
         let probs: Vec<[f32; OUT]> = rows.chunks(HID).map(|r| net.probs(r)).collect();
         let mut mean = [0f32; OUT];
         for p in &probs {
@@ -49,7 +50,12 @@ fn main() {
         }
         let pred = argmax(&mean);
         // Spread: standard deviation across samples of the predicted class's probability.
-        let sd = (probs.iter().map(|p| (p[pred] - mean[pred]).powi(2)).sum::<f32>() / samples as f32).sqrt();
+        let sd = (probs
+            .iter()
+            .map(|p| (p[pred] - mean[pred]).powi(2))
+            .sum::<f32>()
+            / samples as f32)
+            .sqrt();
         if pred == y {
             right += 1;
             conf_right += f64::from(mean[pred]);
@@ -62,8 +68,14 @@ fn main() {
     }
     let n = test_set.y.len();
     println!("test digits: {n}; {samples} dropout samples each (rate 0.5 on the hidden layer)");
-    println!("deterministic (inference) accuracy: {:.2}%", det_acc * 100.0);
-    println!("MC-averaged accuracy:              {:.2}%", right as f64 / n as f64 * 100.0);
+    println!(
+        "deterministic (inference) accuracy: {:.2}%",
+        det_acc * 100.0
+    );
+    println!(
+        "MC-averaged accuracy:              {:.2}%",
+        right as f64 / n as f64 * 100.0
+    );
     println!(
         "correct ({right}): mean confidence {:.3}, mean spread {:.3}",
         conf_right / right.max(1) as f64,

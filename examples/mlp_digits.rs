@@ -33,7 +33,10 @@ fn main() {
     let start = std::time::Instant::now();
     for (name, hidden_rate, input_rate) in runs {
         println!("\n== {name} (hidden rate {hidden_rate}, input rate {input_rate})");
-        println!("{:>5} {:>10} {:>9} {:>10} {:>9}", "epoch", "train loss", "train acc", "test loss", "test acc");
+        println!(
+            "{:>5} {:>10} {:>9} {:>10} {:>9}",
+            "epoch", "train loss", "train acc", "test loss", "test acc"
+        );
         let mut net = init.clone();
         let settings = Train {
             epochs: 40,
@@ -48,7 +51,11 @@ fn main() {
             let (trl, tra) = evaluate(net, &train_set);
             let (tel, tea) = evaluate(net, &test_set);
             if epoch % 5 == 0 || epoch == 1 {
-                println!("{epoch:>5} {trl:>10.4} {:>8.2}% {tel:>10.4} {:>8.2}%", tra * 100.0, tea * 100.0);
+                println!(
+                    "{epoch:>5} {trl:>10.4} {:>8.2}% {tel:>10.4} {:>8.2}%",
+                    tra * 100.0,
+                    tea * 100.0
+                );
             }
             last = (trl, tra, tel, tea);
         });
@@ -63,5 +70,8 @@ fn main() {
             tel - trl
         );
     }
-    println!("(both runs took {:.1} s in total)", start.elapsed().as_secs_f64());
+    println!(
+        "(both runs took {:.1} s in total)",
+        start.elapsed().as_secs_f64()
+    );
 }

@@ -161,7 +161,7 @@ fn check_mask(elements: usize, needed: usize, given: usize) -> Result<(), Error>
 fn fill_bits(words: &mut [u64], n: usize, keep: bool) {
     let full = n / 64;
     words[..full].fill(if keep { u64::MAX } else { 0 });
-    if n % 64 != 0 {
+    if !n.is_multiple_of(64) {
         words[full] = if keep { (1u64 << (n % 64)) - 1 } else { 0 };
     }
 }
@@ -607,11 +607,11 @@ impl Dropout {
             && matches!(job.mask, MaskOut::None)
             && n.saturating_mul(4) >= STREAMING_MIN_BYTES
             && isa.has_streaming_stores();
-        // SAFETY (both calls below): `isa` is available (`Isa::best` or
-        // checked by `with_isa`); each piece lies inside the call's `n`
-        // elements and pieces are disjoint.
-        let run = |start: usize, len: usize| unsafe {
-            isa::forward(isa, &p, offset + start as u64, len, job.at(start), nt)
+        let run = |start: usize, len: usize| {
+            // SAFETY: `isa` is available (`Isa::best` or checked by
+            // `with_isa`); `split` hands out disjoint pieces inside the
+            // call's `n` elements, for which `job` is valid.
+            unsafe { isa::forward(isa, &p, offset + start as u64, len, job.at(start), nt) }
         };
         let align = if matches!(job.mask, MaskOut::Bits(_)) {
             64

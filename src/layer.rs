@@ -21,7 +21,10 @@ use rayon::prelude::*;
 /// ```
 pub fn fold_in(a: u64, b: u64) -> u64 {
     const FOLD: [u32; 2] = [0x666f_6c64, 0x5f69_6e00]; // "fold", "_in"
-    let out = philox4x32_10([b as u32, (b >> 32) as u32, FOLD[0], FOLD[1]], [a as u32, (a >> 32) as u32]);
+    let out = philox4x32_10(
+        [b as u32, (b >> 32) as u32, FOLD[0], FOLD[1]],
+        [a as u32, (a >> 32) as u32],
+    );
     u64::from(out[0]) | (u64::from(out[1]) << 32)
 }
 
@@ -125,7 +128,12 @@ impl DropoutLayer {
     ///
     /// # Errors
     /// As [`Dropout::forward`].
-    pub fn forward_at(&self, offset: u64, x: &[f32], y: &mut [f32]) -> Result<DropoutHandle, Error> {
+    pub fn forward_at(
+        &self,
+        offset: u64,
+        x: &[f32],
+        y: &mut [f32],
+    ) -> Result<DropoutHandle, Error> {
         let stream = self.stream();
         if self.training {
             self.dropout.forward(stream, offset, x, y)?;
@@ -182,7 +190,13 @@ impl Dropout {
     /// assert!(mean.iter().all(|&m| (m - 1.0).abs() < 0.5));
     /// # Ok::<(), dropkit::Error>(())
     /// ```
-    pub fn mc_forward(&self, stream: u64, x: &[f32], out: &mut [f32], samples: usize) -> Result<(), Error> {
+    pub fn mc_forward(
+        &self,
+        stream: u64,
+        x: &[f32],
+        out: &mut [f32],
+        samples: usize,
+    ) -> Result<(), Error> {
         let n = x.len();
         let expected = samples.checked_mul(n).ok_or(Error::ShapeMismatch {
             expected: usize::MAX,
@@ -210,16 +224,24 @@ impl Dropout {
 /// # Errors
 /// [`Error::ShapeMismatch`] if `samples.len()` is not a multiple of `n`, or
 /// `mean` or `var` is not `n` long.
-pub fn mc_mean_var(samples: &[f32], n: usize, mean: &mut [f32], var: &mut [f32]) -> Result<(), Error> {
+pub fn mc_mean_var(
+    samples: &[f32],
+    n: usize,
+    mean: &mut [f32],
+    var: &mut [f32],
+) -> Result<(), Error> {
     for len in [mean.len(), var.len()] {
         if len != n {
-            return Err(Error::ShapeMismatch { expected: n, given: len });
+            return Err(Error::ShapeMismatch {
+                expected: n,
+                given: len,
+            });
         }
     }
     if n == 0 {
         return Ok(());
     }
-    if samples.len() % n != 0 {
+    if !samples.len().is_multiple_of(n) {
         return Err(Error::ShapeMismatch {
             expected: samples.len().next_multiple_of(n),
             given: samples.len(),

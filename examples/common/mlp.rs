@@ -25,7 +25,10 @@ pub fn load_split() -> (Data, Data) {
         .lines()
         .skip(1)
         .map(|line| {
-            let v: Vec<f32> = line.split(',').map(|f| f.trim().parse().expect("number")).collect();
+            let v: Vec<f32> = line
+                .split(',')
+                .map(|f| f.trim().parse().expect("number"))
+                .collect();
             let mut x = [0f32; IN];
             for (d, s) in x.iter_mut().zip(&v[..IN]) {
                 *d = s / 16.0;
@@ -75,7 +78,11 @@ impl Net {
     pub fn hidden(&self, x: &[f32]) -> Vec<f32> {
         (0..HID)
             .map(|j| {
-                let s: f32 = self.w1[j * IN..(j + 1) * IN].iter().zip(x).map(|(w, v)| w * v).sum();
+                let s: f32 = self.w1[j * IN..(j + 1) * IN]
+                    .iter()
+                    .zip(x)
+                    .map(|(w, v)| w * v)
+                    .sum();
                 (s + self.b1[j]).max(0.0)
             })
             .collect()
@@ -85,7 +92,12 @@ impl Net {
     pub fn probs(&self, h: &[f32]) -> [f32; OUT] {
         let mut z = [0f32; OUT];
         for (k, zk) in z.iter_mut().enumerate() {
-            *zk = self.w2[k * HID..(k + 1) * HID].iter().zip(h).map(|(w, v)| w * v).sum::<f32>() + self.b2[k];
+            *zk = self.w2[k * HID..(k + 1) * HID]
+                .iter()
+                .zip(h)
+                .map(|(w, v)| w * v)
+                .sum::<f32>()
+                + self.b2[k];
         }
         softmax(z)
     }
@@ -110,7 +122,10 @@ pub fn evaluate(net: &Net, data: &Data) -> (f32, f32) {
         loss -= p[y].max(1e-12).ln();
         right += usize::from(argmax(&p) == y);
     }
-    (loss / data.y.len() as f32, right as f32 / data.y.len() as f32)
+    (
+        loss / data.y.len() as f32,
+        right as f32 / data.y.len() as f32,
+    )
 }
 
 /// Training settings.
@@ -130,8 +145,14 @@ pub struct Train {
 /// one tensor, its stream `fold_in(layer id, step)`, and the backward pass
 /// regenerates the mask instead of storing it.
 pub fn train(net: &mut Net, data: &Data, t: &Train, mut report: impl FnMut(usize, &Net)) {
-    let mut hidden = DropoutLayer::new(Dropout::new(t.hidden_rate).expect("rate").with_seed(t.seed), 1);
-    let mut input = DropoutLayer::new(Dropout::new(t.input_rate).expect("rate").with_seed(t.seed), 0);
+    let mut hidden = DropoutLayer::new(
+        Dropout::new(t.hidden_rate).expect("rate").with_seed(t.seed),
+        1,
+    );
+    let mut input = DropoutLayer::new(
+        Dropout::new(t.input_rate).expect("rate").with_seed(t.seed),
+        0,
+    );
     let mut order: Vec<usize> = (0..data.y.len()).collect();
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(fold_in(t.seed, 77));
     for epoch in 1..=t.epochs {
@@ -151,7 +172,11 @@ pub fn train(net: &mut Net, data: &Data, t: &Train, mut report: impl FnMut(usize
             let mut pre = vec![0f32; b * HID];
             for r in 0..b {
                 for j in 0..HID {
-                    let s: f32 = net.w1[j * IN..(j + 1) * IN].iter().zip(&x[r * IN..(r + 1) * IN]).map(|(w, v)| w * v).sum();
+                    let s: f32 = net.w1[j * IN..(j + 1) * IN]
+                        .iter()
+                        .zip(&x[r * IN..(r + 1) * IN])
+                        .map(|(w, v)| w * v)
+                        .sum();
                     pre[r * HID + j] = s + net.b1[j];
                 }
             }
@@ -178,7 +203,9 @@ pub fn train(net: &mut Net, data: &Data, t: &Train, mut report: impl FnMut(usize
                 }
             }
             let mut dh = vec![0f32; b * HID];
-            hidden.backward(handle, &dhd, &mut dh).expect("mask-free backward");
+            hidden
+                .backward(handle, &dhd, &mut dh)
+                .expect("mask-free backward");
             for (g, &p) in dh.iter_mut().zip(&pre) {
                 if p <= 0.0 {
                     *g = 0.0;

@@ -7,7 +7,9 @@ use dropkit_fuzz::{bits, Case};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|case: Case| {
-    let Ok(d) = Dropout::new(case.rate()) else { return };
+    let Ok(d) = Dropout::new(case.rate()) else {
+        return;
+    };
     let d = d.with_seed(case.seed).with_scaling(case.scaling());
     let (dy, offset) = (case.input(), case.offset());
     let n = dy.len();
@@ -19,7 +21,8 @@ fuzz_target!(|case: Case| {
     for v in case.variants(d) {
         let mut y = vec![0f32; n];
         let mut words = vec![u64::MAX; mask_words(n)];
-        v.forward_with_mask(case.stream, offset, &ones, &mut y, &mut words).unwrap();
+        v.forward_with_mask(case.stream, offset, &ones, &mut y, &mut words)
+            .unwrap();
         let mut bytes = vec![9u8; n];
         v.mask_bytes(case.stream, offset, &mut bytes).unwrap();
         for i in 0..n {
@@ -34,7 +37,8 @@ fuzz_target!(|case: Case| {
         let mut from_bits = vec![0f32; n];
         v.backward_from_mask(&words, &dy, &mut from_bits).unwrap();
         let mut from_bytes = dy.clone();
-        v.backward_from_byte_mask_in_place(&bytes, &mut from_bytes).unwrap();
+        v.backward_from_byte_mask_in_place(&bytes, &mut from_bytes)
+            .unwrap();
         assert_eq!(bits(&from_bits), bits(&free), "{v:?}");
         assert_eq!(bits(&from_bytes), bits(&free), "{v:?}");
         for i in 0..n {

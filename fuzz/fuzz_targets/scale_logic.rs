@@ -20,13 +20,17 @@ fuzz_target!(|case: Case| {
     let other = (case.offset_raw >> 11) as f64 / (1u64 << 53) as f64;
     let d2 = Dropout::new(other).unwrap();
     let (lo, hi) = if rate <= other { (d, d2) } else { (d2, d) };
-    assert!(lo.threshold() >= hi.threshold(), "T not monotone: {rate} vs {other}");
+    assert!(
+        lo.threshold() >= hi.threshold(),
+        "T not monotone: {rate} vs {other}"
+    );
 
     // Kept = x * s exactly, dropped = +0.0, as the mask says.
     let (x, offset) = (case.input(), case.offset());
     let mut y = vec![0f32; x.len()];
     let mut m = vec![0u64; mask_words(x.len())];
-    d.forward_with_mask(case.stream, offset, &x, &mut y, &mut m).unwrap();
+    d.forward_with_mask(case.stream, offset, &x, &mut y, &mut m)
+        .unwrap();
     for i in 0..x.len() {
         let kept = m[i / 64] >> (i % 64) & 1 == 1;
         if rate == 0.0 {
@@ -64,12 +68,16 @@ fuzz_target!(|case: Case| {
         let n = 8192;
         let ones = vec![1.0f32; n];
         let mut t = vec![0f32; n];
-        d.forward(case.stream, offset.min(u64::MAX - n as u64), &ones, &mut t).unwrap();
+        d.forward(case.stream, offset.min(u64::MAX - n as u64), &ones, &mut t)
+            .unwrap();
         let mean = t.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
         let mut i1 = [0f32; 1];
         d.inference(&[1.0], &mut i1).unwrap();
         let s = f64::from(d.scale());
         let sd = s * (d.keep_prob() * rate / n as f64).sqrt();
-        assert!((mean - f64::from(i1[0])).abs() <= 6.0 * sd + 1e-6, "mean {mean} rate {rate}");
+        assert!(
+            (mean - f64::from(i1[0])).abs() <= 6.0 * sd + 1e-6,
+            "mean {mean} rate {rate}"
+        );
     }
 });

@@ -78,7 +78,11 @@ impl Case {
         let mut v = Vec::new();
         for isa in Isa::available() {
             for threading in [Threading::Sequential, Threading::Parallel] {
-                v.push(d.with_isa(isa).expect("available").with_threading(threading));
+                v.push(
+                    d.with_isa(isa)
+                        .expect("available")
+                        .with_threading(threading),
+                );
             }
         }
         v

@@ -188,7 +188,7 @@ pub fn check_isa(isa: Isa) {
         for offset in offsets(n) {
             for &rate in &RATES {
                 for threading in [Threading::Sequential, Threading::Parallel] {
-                    let scaling = if case % 3 == 0 {
+                    let scaling = if case.is_multiple_of(3) {
                         Scaling::Classic
                     } else {
                         Scaling::Inverted

@@ -1,0 +1,101 @@
+//! Criterion benchmarks: per size, `copy_from_slice` of the same bytes next
+//! to every available ISA (forced, one thread), auto, in-place, two threads
+//! (large sizes), and the mask and backward paths. Throughput is in bytes of
+//! input so the copy line reads as memory bandwidth.
+//!
+//! `cargo bench` (all), `cargo bench -- 4K` (one size).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use dropkit::{mask_words, Dropout, Isa, Threading};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn sizes() -> [(&'static str, usize); 5] {
+    [
+        ("1K", 1 << 10),
+        ("4K", 1 << 12),
+        ("64K", 1 << 16),
+        ("1M", 1 << 20),
+        ("16M", 1 << 24),
+    ]
+}
+
+fn bench(c: &mut Criterion) {
+    let base = Dropout::new(0.1).expect("valid rate").with_seed(42);
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("pool");
+    for (name, n) in sizes() {
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Bytes((n * 4) as u64));
+        if n >= 1 << 20 {
+            g.sample_size(10).measurement_time(Duration::from_secs(2));
+        } else {
+            g.measurement_time(Duration::from_secs(1));
+        }
+        g.warm_up_time(Duration::from_millis(300));
+        let x: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 * 0.01).collect();
+        let mut y = vec![0f32; n];
+        let mut words = vec![0u64; mask_words(n)];
+        let mut bytes = vec![0u8; n];
+
+        g.bench_function("copy", |b| b.iter(|| y.copy_from_slice(black_box(&x))));
+        for isa in Isa::available() {
+            let d = base
+                .with_isa(isa)
+                .expect("available")
+                .with_threading(Threading::Sequential);
+            g.bench_function(BenchmarkId::new("forward", format!("{isa:?}")), |b| {
+                b.iter(|| {
+                    d.forward(1, 0, black_box(&x), &mut y)
+                        .expect("lengths match")
+                })
+            });
+        }
+        g.bench_function("auto", |b| {
+            b.iter(|| base.forward(1, 0, black_box(&x), &mut y).expect("ok"))
+        });
+        let mut z = x.clone();
+        g.bench_function("auto_in_place", |b| {
+            b.iter(|| base.forward_in_place(1, 0, black_box(&mut z)).expect("ok"))
+        });
+        g.bench_function("auto_with_bit_mask", |b| {
+            b.iter(|| {
+                base.forward_with_mask(1, 0, black_box(&x), &mut y, &mut words)
+                    .expect("ok")
+            })
+        });
+        g.bench_function("auto_with_byte_mask", |b| {
+            b.iter(|| {
+                base.forward_with_byte_mask(1, 0, black_box(&x), &mut y, &mut bytes)
+                    .expect("ok")
+            })
+        });
+        g.bench_function("backward_mask_free", |b| {
+            b.iter(|| base.backward(1, 0, black_box(&x), &mut y).expect("ok"))
+        });
+        g.bench_function("backward_from_bits", |b| {
+            b.iter(|| {
+                base.backward_from_mask(&words, black_box(&x), &mut y)
+                    .expect("ok")
+            })
+        });
+        g.bench_function("backward_from_bytes", |b| {
+            b.iter(|| {
+                base.backward_from_byte_mask(&bytes, black_box(&x), &mut y)
+                    .expect("ok")
+            })
+        });
+        if n >= 1 << 20 {
+            let par = base.with_threading(Threading::Parallel);
+            g.bench_function("two_threads", |b| {
+                two.install(|| b.iter(|| par.forward(1, 0, black_box(&x), &mut y).expect("ok")))
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
