@@ -30,7 +30,7 @@
 //! * **Stream v1** (frozen): element `g` of `(seed, stream)` draws the word
 //!   `r(g)` from Xoshiro128++ lane `g & 15` of block `g >> 12`, at step
 //!   `(g & 4095) >> 4`; each lane is seeded by Philox4x32-10 of counter
-//!   `[(block << 4 | lane), stream]` and key `seed`. See [`reference`].
+//!   `[(block << 4 | lane), stream]` and key `seed`. See [`mod@reference`].
 //! * **Keep rule**: kept iff `r(g) < T` with `T = min(round(q * 2^32),
 //!   2^32 - 1)`, `q = 1 - rate` in `f64`.
 //! * **Values**: a kept element is `x * s` (one `f32` multiply); a dropped one
