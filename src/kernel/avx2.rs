@@ -126,6 +126,10 @@ unsafe impl Simd16 for Avx2 {
         )
     }
     #[inline(always)]
+    unsafe fn store_bytes16(bits: u32, p: *mut u8) {
+        super::bits_to_bytes16(bits, p)
+    }
+    #[inline(always)]
     unsafe fn mask_from_bytes(p: *const u8) -> Self::M {
         let zero = _mm256_setzero_si256();
         let ones = _mm256_set1_epi32(-1);

@@ -123,6 +123,10 @@ unsafe impl Simd16 for Avx512 {
         (bits as __mmask8, (bits >> 8) as __mmask8)
     }
     #[inline(always)]
+    unsafe fn store_bytes16(bits: u32, p: *mut u8) {
+        super::bits_to_bytes16(bits, p)
+    }
+    #[inline(always)]
     unsafe fn mask_from_bytes(p: *const u8) -> Self::M {
         let lo = _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast()));
         let hi = _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.add(8).cast()));

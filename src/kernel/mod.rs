@@ -121,6 +121,14 @@ pub(crate) unsafe trait Simd16: Copy {
     unsafe fn mask_bits(m: Self::M) -> u32;
     /// Lane `l` kept iff bit `l` of `bits` is set.
     unsafe fn mask_from_bits(bits: u32) -> Self::M;
+    /// Writes 16 bytes, byte `l` = bit `l` of `bits` (0 or 1).
+    #[inline(always)]
+    unsafe fn store_bytes16(bits: u32, p: *mut u8) {
+        p.cast::<[u64; 2]>().write_unaligned([
+            spread_bits(bits as u8).to_le(),
+            spread_bits((bits >> 8) as u8).to_le(),
+        ]);
+    }
     /// Lane `l` kept iff byte `p[l]` is non-zero (16 bytes readable).
     #[inline(always)]
     unsafe fn mask_from_bytes(p: *const u8) -> Self::M {
@@ -317,14 +325,20 @@ impl Sink for BitSink {
 }
 
 /// One byte per element: 1 kept, 0 dropped.
-pub(crate) struct ByteSink {
+pub(crate) struct ByteSink<V> {
     pub bytes: *mut u8,
+    pub simd: core::marker::PhantomData<V>,
 }
 
-impl Sink for ByteSink {
+impl<V: Simd16> Sink for ByteSink<V> {
     #[inline(always)]
     unsafe fn push(&mut self, bits: u32, cnt: usize) {
         let mut done = 0;
+        while cnt - done >= LANES {
+            V::store_bytes16(bits >> done, self.bytes);
+            self.bytes = self.bytes.add(LANES);
+            done += LANES;
+        }
         while done < cnt {
             let bytes = spread_bits((bits >> done) as u8).to_le_bytes();
             let take = (cnt - done).min(8);
@@ -541,7 +555,13 @@ unsafe fn with_sink<V: Simd16, O: Out<V>>(
             };
             fill::<V, O, _>(p, g0, n, out, &mut sink)
         }
-        MaskOut::Bytes(bytes) => fill::<V, O, _>(p, g0, n, out, &mut ByteSink { bytes }),
+        MaskOut::Bytes(bytes) => {
+            let mut sink = ByteSink::<V> {
+                bytes,
+                simd: core::marker::PhantomData,
+            };
+            fill::<V, O, _>(p, g0, n, out, &mut sink)
+        }
     }
 }
 
@@ -558,6 +578,26 @@ pub(crate) unsafe fn forward_generic<V: Simd16>(p: &Params, g0: u64, n: usize, i
         let mut out = Scaled::<V>::new(io.src, io.dst, p.scale);
         with_sink(p, g0, n, &mut out, io.mask)
     }
+}
+
+/// 16 keep bits to 16 bytes of 0 or 1 with SSSE3 (implied by AVX2 and
+/// AVX-512): broadcast, route byte 0 to lanes 0..8 and byte 1 to 8..16, test
+/// each lane's bit.
+///
+/// # Safety
+/// SSSE3 is available; `p` is valid for 16 bytes.
+#[inline(always)]
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn bits_to_bytes16(bits: u32, p: *mut u8) {
+    use core::arch::x86_64::*;
+    let v = _mm_set1_epi16(bits as i16);
+    let routed = _mm_shuffle_epi8(
+        v,
+        _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+    );
+    let lane_bit = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+    let set = _mm_cmpeq_epi8(_mm_and_si128(routed, lane_bit), lane_bit);
+    _mm_storeu_si128(p.cast(), _mm_and_si128(set, _mm_set1_epi8(1)));
 }
 
 /// Copies `n` floats with non-temporal stores where `dst` is 64-byte aligned
