@@ -42,10 +42,6 @@ pub const PARALLEL_MIN: usize = 1 << 18;
 /// Smallest piece handed to one rayon task (a multiple of the block size).
 const PIECE_MIN: usize = 1 << 15;
 
-/// Out-of-place outputs of at least this many bytes use non-temporal stores
-/// (on AVX2 and AVX-512): they are too big to stay in cache anyway.
-pub const STREAMING_MIN_BYTES: usize = 64 << 20;
-
 /// A dropout operator: a validated rate, a seed and a scaling mode.
 ///
 /// It is a small `Copy` value with no state: every call is a pure function of
@@ -602,16 +598,11 @@ impl Dropout {
             threshold: self.threshold(),
             scale: self.scale(),
         };
-        let nt = !job.dst.is_null()
-            && job.src != job.dst.cast_const()
-            && matches!(job.mask, MaskOut::None)
-            && n.saturating_mul(4) >= STREAMING_MIN_BYTES
-            && isa.has_streaming_stores();
         let run = |start: usize, len: usize| {
             // SAFETY: `isa` is available (`Isa::best` or checked by
             // `with_isa`); `split` hands out disjoint pieces inside the
             // call's `n` elements, for which `job` is valid.
-            unsafe { isa::forward(isa, &p, offset + start as u64, len, job.at(start), nt) }
+            unsafe { isa::forward(isa, &p, offset + start as u64, len, job.at(start)) }
         };
         let align = if matches!(job.mask, MaskOut::Bits(_)) {
             64

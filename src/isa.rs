@@ -65,11 +65,6 @@ impl Isa {
             Err(crate::Error::IsaUnavailable { isa: self })
         }
     }
-
-    /// Whether this implementation has non-temporal stores.
-    pub(crate) fn has_streaming_stores(self) -> bool {
-        matches!(self, Isa::Avx2 | Isa::Avx512)
-    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -94,21 +89,17 @@ fn has_avx512() -> bool {
     false
 }
 
-/// Calls the `forward` (or, with `nt`, `forward_nt`) entry point of `isa`.
+/// Calls the `forward` entry point of `isa`.
 ///
 /// # Safety
 /// `isa.is_available()`; the pointers of `io` as `kernel::forward_generic`
 /// requires.
-pub(crate) unsafe fn forward(isa: Isa, p: &Params, g0: u64, n: usize, io: Io, nt: bool) {
+pub(crate) unsafe fn forward(isa: Isa, p: &Params, g0: u64, n: usize, io: Io) {
     match isa {
         Isa::Scalar => kernel::scalar::forward(p, g0, n, io),
         Isa::Portable => kernel::portable::forward(p, g0, n, io),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 if nt => kernel::avx2::forward_nt(p, g0, n, io),
-        #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => kernel::avx2::forward(p, g0, n, io),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if nt => kernel::avx512::forward_nt(p, g0, n, io),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => kernel::avx512::forward(p, g0, n, io),
         #[cfg(not(target_arch = "x86_64"))]

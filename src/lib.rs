@@ -58,7 +58,7 @@ mod layer;
 mod philox;
 pub mod reference;
 
-pub use dropout::{mask_words, Dropout, Scaling, Threading, PARALLEL_MIN, STREAMING_MIN_BYTES};
+pub use dropout::{mask_words, Dropout, Scaling, Threading, PARALLEL_MIN};
 pub use error::Error;
 pub use isa::Isa;
 pub use layer::{fold_in, mc_mean_var, DropoutHandle, DropoutLayer};

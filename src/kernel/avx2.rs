@@ -154,15 +154,6 @@ unsafe impl Simd16 for Avx2 {
         _mm256_storeu_ps(p.add(8), v.1);
     }
     #[inline(always)]
-    unsafe fn stream_f(p: *mut f32, v: Self::F) {
-        _mm256_stream_ps(p, v.0);
-        _mm256_stream_ps(p.add(8), v.1);
-    }
-    #[inline(always)]
-    unsafe fn fence() {
-        _mm_sfence()
-    }
-    #[inline(always)]
     unsafe fn scale_keep(x: Self::F, s: Self::F, m: Self::M) -> Self::F {
         (
             _mm256_and_ps(_mm256_mul_ps(x.0, s.0), m.0),
