@@ -62,6 +62,9 @@ pub struct Dropout {
     rate: f64,
     seed: u64,
     scaling: Scaling,
+    /// [`Dropout::threshold`] and [`Dropout::scale`], computed once.
+    threshold: u32,
+    scale: f32,
     isa: Option<Isa>,
     threading: Threading,
 }
@@ -195,10 +198,21 @@ impl Dropout {
         if !(0.0..=1.0).contains(&rate) {
             return Err(Error::InvalidRate { rate });
         }
+        let rate = rate + 0.0; // -0.0 becomes +0.0
+        let keep_prob = 1.0 - rate;
+        let threshold = if rate == 0.0 {
+            u32::MAX
+        } else if rate == 1.0 {
+            0
+        } else {
+            crate::reference::threshold(keep_prob)
+        };
         Ok(Dropout {
-            rate: rate + 0.0, // -0.0 becomes +0.0
+            rate,
             seed: 0,
             scaling: Scaling::Inverted,
+            threshold,
+            scale: (1.0 / keep_prob) as f32,
             isa: None,
             threading: Threading::Auto,
         })
@@ -224,7 +238,15 @@ impl Dropout {
 
     /// Sets the scaling mode.
     pub fn with_scaling(self, scaling: Scaling) -> Self {
-        Dropout { scaling, ..self }
+        let scale = match scaling {
+            Scaling::Inverted => (1.0 / self.keep_prob()) as f32,
+            Scaling::Classic => 1.0,
+        };
+        Dropout {
+            scaling,
+            scale,
+            ..self
+        }
     }
 
     /// Forces one implementation. The output bits do not change, only speed.
@@ -257,21 +279,14 @@ impl Dropout {
     /// [`Scaling::Inverted`] (infinite at rate 1, where nothing is kept), `1.0`
     /// under [`Scaling::Classic`].
     pub fn scale(&self) -> f32 {
-        match self.scaling {
-            Scaling::Inverted => (1.0 / self.keep_prob()) as f32,
-            Scaling::Classic => 1.0,
-        }
+        self.scale
     }
 
     /// The keep threshold `T` of SPEC §3: an element is kept iff its random
     /// word is below it. Meaningful for `0 < rate < 1`; 0 at rate 1 and
     /// `u32::MAX` at rate 0, where the generator is not run at all.
     pub fn threshold(&self) -> u32 {
-        match self.edge() {
-            Edge::KeepAll => u32::MAX,
-            Edge::DropAll => 0,
-            Edge::Random => crate::reference::threshold(self.keep_prob()),
-        }
+        self.threshold
     }
 
     /// The seed.
