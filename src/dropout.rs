@@ -35,8 +35,9 @@ pub enum Threading {
 /// Measured with `cargo run --release --example report` (its last table) on
 /// the project's 2-core machine: a call from outside the pool pays a rayon
 /// wake-up of several microseconds, so two threads lost at 64Ki elements
-/// (10.8 us against 8.5 us on one thread), broke even at 128Ki and won from
-/// 256Ki (30 us against 35 us).
+/// (11.0 us against 9.2 us on one thread), were about even at 128Ki and won
+/// at 256Ki (25.6 us against 34.3 us). Called from inside a pool, where the
+/// caller is a worker, two threads already won at 64Ki (5.5 us).
 pub const PARALLEL_MIN: usize = 1 << 18;
 
 /// Smallest piece handed to one rayon task (a multiple of the block size).
@@ -89,7 +90,7 @@ struct Job {
 }
 
 // SAFETY: a `Job` is built from slices borrowed for the whole call; tasks use
-// disjoint element ranges of it (see `Dropout::drive`), so sharing the
+// disjoint element ranges of it (see `Dropout::split`), so sharing the
 // pointers between threads cannot create overlapping accesses.
 unsafe impl Send for Job {}
 // SAFETY: as for `Send`.
@@ -437,7 +438,7 @@ impl Dropout {
     ) -> Result<(), Error> {
         check_len(dy.len(), dx.len())?;
         check_mask(dy.len(), mask_words(dy.len()), mask.len())?;
-        self.apply_impl(MaskIn::Bits(mask.as_ptr()), dy.as_ptr(), dx)
+        self.apply_impl(MaskIn::Bits(mask.as_ptr()), Some(dy), dx)
     }
 
     /// [`Dropout::backward_from_mask`] in place.
@@ -446,8 +447,7 @@ impl Dropout {
     /// [`Error::MaskTooSmall`].
     pub fn backward_from_mask_in_place(&self, mask: &[u64], dy: &mut [f32]) -> Result<(), Error> {
         check_mask(dy.len(), mask_words(dy.len()), mask.len())?;
-        let src = dy.as_ptr();
-        self.apply_impl(MaskIn::Bits(mask.as_ptr()), src, dy)
+        self.apply_impl(MaskIn::Bits(mask.as_ptr()), None, dy)
     }
 
     /// Backward pass from a byte mask (any non-zero byte means kept).
@@ -462,7 +462,7 @@ impl Dropout {
     ) -> Result<(), Error> {
         check_len(dy.len(), dx.len())?;
         check_mask(dy.len(), dy.len(), mask.len())?;
-        self.apply_impl(MaskIn::Bytes(mask.as_ptr()), dy.as_ptr(), dx)
+        self.apply_impl(MaskIn::Bytes(mask.as_ptr()), Some(dy), dx)
     }
 
     /// [`Dropout::backward_from_byte_mask`] in place.
@@ -475,8 +475,7 @@ impl Dropout {
         dy: &mut [f32],
     ) -> Result<(), Error> {
         check_mask(dy.len(), dy.len(), mask.len())?;
-        let src = dy.as_ptr();
-        self.apply_impl(MaskIn::Bytes(mask.as_ptr()), src, dy)
+        self.apply_impl(MaskIn::Bytes(mask.as_ptr()), None, dy)
     }
 
     /// What the layer does at test time: the identity under
@@ -561,7 +560,11 @@ impl Dropout {
                 let (src, dst) = match data {
                     Data::None(_) => (core::ptr::null(), core::ptr::null_mut()),
                     Data::Out(x, y) => (x.as_ptr(), y.as_mut_ptr()),
-                    Data::InPlace(x) => (x.as_ptr(), x.as_mut_ptr()),
+                    Data::InPlace(x) => {
+                        // One mutable pointer serves both sides.
+                        let p = x.as_mut_ptr();
+                        (p.cast_const(), p)
+                    }
                 };
                 let mask = match mask {
                     Mask::None => MaskOut::None,
@@ -655,18 +658,23 @@ impl Dropout {
         });
     }
 
-    fn apply_impl(&self, mask: MaskIn, src: *const f32, dx: &mut [f32]) -> Result<(), Error> {
+    /// Backward from a stored mask: `dx = mask ? src * s : +0.0` with `src`
+    /// the gradient `dy`, or `dx` itself when `None` (in place). The caller
+    /// has checked the lengths of `src` and `mask`.
+    fn apply_impl(&self, mask: MaskIn, src: Option<&[f32]>, dx: &mut [f32]) -> Result<(), Error> {
         let n = dx.len();
+        let dst = dx.as_mut_ptr();
+        let src = src.map_or(dst.cast_const(), <[f32]>::as_ptr);
         match self.edge() {
             // SAFETY: `src` is valid for `n` reads (checked by the caller);
-            // `copy` tolerates `src == dx`.
-            Edge::KeepAll => unsafe { core::ptr::copy(src, dx.as_mut_ptr(), n) },
+            // `copy` tolerates `src == dst`.
+            Edge::KeepAll => unsafe { core::ptr::copy(src, dst, n) },
             Edge::DropAll => dx.fill(0.0),
             Edge::Random => {
                 let (isa, s) = (self.isa(), self.scale());
                 let job = Job {
                     src,
-                    dst: dx.as_mut_ptr(),
+                    dst,
                     mask: match mask {
                         MaskIn::Bits(w) => MaskOut::Bits(w.cast_mut()),
                         MaskIn::Bytes(b) => MaskOut::Bytes(b.cast_mut()),
