@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{available_or_required, check_case, check_isa, inputs};
+use common::{available_or_required, check_case, check_isa, inputs, proptest_cases};
 use dropkit::{Dropout, Isa, Threading};
 use proptest::prelude::*;
 
@@ -64,15 +64,8 @@ fn detection_agrees_with_std() {
     assert_eq!(Isa::best(), *Isa::available().last().unwrap());
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(64)))]
 
     /// Random cases on every available ISA.
     #[test]

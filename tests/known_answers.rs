@@ -1,6 +1,9 @@
 //! Known answers from SPEC §2-3: Philox, Xoshiro128++, stream v1, thresholds
 //! and keep bits, checked against the reference and against every ISA.
 
+mod common;
+
+use common::pack;
 use dropkit::reference::{self, philox4x32_10};
 use dropkit::{Dropout, Isa, Threading};
 use rand_xoshiro::rand_core::Rng;
@@ -89,17 +92,6 @@ fn thresholds() {
     assert_eq!(Dropout::new(0.5).unwrap().threshold(), 2147483648);
     // q so close to 1 that q * 2^32 rounds to 2^32: clamped.
     assert_eq!(reference::threshold(1.0 - 1e-12), u32::MAX);
-}
-
-/// Keep bits packed LSB-first into u64 words.
-fn pack(keep: &[bool]) -> Vec<u64> {
-    keep.chunks(64)
-        .map(|c| {
-            c.iter()
-                .enumerate()
-                .fold(0u64, |w, (i, &k)| w | (u64::from(k) << i))
-        })
-        .collect()
 }
 
 #[test]

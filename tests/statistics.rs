@@ -3,6 +3,9 @@
 //! mean matching inference. Bounds are 5 standard deviations (a false alarm
 //! about once in 1.7 million checks).
 
+mod common;
+
+use common::proptest_cases;
 use dropkit::{mask_words, Dropout, Isa, Scaling};
 use proptest::prelude::*;
 
@@ -19,15 +22,8 @@ fn within_5_sigma(count: usize, n: usize, prob: f64) -> bool {
     (count as f64 - mean).abs() <= 5.0 * sd + 1.0
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(48)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(48)))]
 
     #[test]
     fn keep_fraction_matches_q(

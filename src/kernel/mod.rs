@@ -53,6 +53,8 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 pub(crate) mod portable;
 pub(crate) mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod ymm;
 
 use crate::philox::{M0, M1, ROUNDS, W0, W1};
 
@@ -60,6 +62,17 @@ use crate::philox::{M0, M1, ROUNDS, W0, W1};
 pub(crate) const BLOCK: usize = 4096;
 /// Lanes per step.
 pub(crate) const LANES: usize = 16;
+
+/// Bit `l` in lane `l`: turns a 16-bit keep mask into lane masks.
+pub(crate) const LANE_BITS: [u32; LANES] = {
+    let mut bits = [0u32; LANES];
+    let mut l = 0;
+    while l < LANES {
+        bits[l] = 1 << l;
+        l += 1;
+    }
+    bits
+};
 
 /// What a kernel needs besides the data: the key and the keep rule.
 #[derive(Clone, Copy, Debug)]
@@ -561,24 +574,4 @@ pub(crate) unsafe fn forward_generic<V: Simd16>(p: &Params, g0: u64, n: usize, i
         let mut out = Scaled::<V>::new(io.src, io.dst, p.scale);
         with_sink(p, g0, n, &mut out, io.mask)
     }
-}
-
-/// 16 keep bits to 16 bytes of 0 or 1 with SSSE3 (implied by AVX2 and
-/// AVX-512): broadcast, route byte 0 to lanes 0..8 and byte 1 to 8..16, test
-/// each lane's bit.
-///
-/// # Safety
-/// SSSE3 is available; `p` is valid for 16 bytes.
-#[inline(always)]
-#[cfg(target_arch = "x86_64")]
-pub(crate) unsafe fn bits_to_bytes16(bits: u32, p: *mut u8) {
-    use core::arch::x86_64::*;
-    let v = _mm_set1_epi16(bits as i16);
-    let routed = _mm_shuffle_epi8(
-        v,
-        _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-    );
-    let lane_bit = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
-    let set = _mm_cmpeq_epi8(_mm_and_si128(routed, lane_bit), lane_bit);
-    _mm_storeu_si128(p.cast(), _mm_and_si128(set, _mm_set1_epi8(1)));
 }

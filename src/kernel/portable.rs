@@ -2,28 +2,8 @@
 //! instructions at compile time: SSE2 in a default x86-64 build, NEON on
 //! aarch64, AVX2/AVX-512 under `-C target-cpu=native`.
 
-use super::Simd16;
+use super::{Simd16, LANE_BITS};
 use wide::{bytemuck::cast, f32x16, u32x16};
-
-/// Lane bit `l` in lane `l`.
-const LANE_BITS: [u32; 16] = [
-    1,
-    1 << 1,
-    1 << 2,
-    1 << 3,
-    1 << 4,
-    1 << 5,
-    1 << 6,
-    1 << 7,
-    1 << 8,
-    1 << 9,
-    1 << 10,
-    1 << 11,
-    1 << 12,
-    1 << 13,
-    1 << 14,
-    1 << 15,
-];
 
 /// Sixteen `u32` lanes as a `wide::u32x16`.
 #[derive(Clone, Copy)]

@@ -73,6 +73,14 @@ pub fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
+/// Proptest cases per property: `PROPTEST_CASES` (CI raises it) or `default`.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Keep bits packed LSB-first, `ceil(n / 64)` words, zero past the end.
 pub fn pack(keep: &[bool]) -> Vec<u64> {
     keep.chunks(64)
