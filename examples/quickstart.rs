@@ -15,22 +15,18 @@ fn main() -> Result<(), dropkit::Error> {
         Isa::best()
     );
 
-    // 1. A mask: 64 elements of stream 0, rate 0.5, seed 42.
+    // 1. Masks: 64 elements of streams 0 and 1, rate 0.5, seed 42.
     let drop = Dropout::new(0.5)?.with_seed(42);
     let x: Vec<f32> = (1..=64).map(|i| i as f32).collect();
     let mut y = vec![0f32; 64];
-    drop.forward(0, 0, &x, &mut y)?;
-    let mask: String = y
-        .iter()
-        .map(|&v| if v != 0.0 { '1' } else { '.' })
-        .collect();
-    println!("rate 0.5, stream 0:  {mask}");
-    drop.forward(1, 0, &x, &mut y)?;
-    let mask: String = y
-        .iter()
-        .map(|&v| if v != 0.0 { '1' } else { '.' })
-        .collect();
-    println!("rate 0.5, stream 1:  {mask}");
+    for stream in [0, 1] {
+        drop.forward(stream, 0, &x, &mut y)?;
+        let mask: String = y
+            .iter()
+            .map(|&v| if v != 0.0 { '1' } else { '.' })
+            .collect();
+        println!("rate 0.5, stream {stream}:  {mask}");
+    }
     println!(
         "kept values are x * 2 (inverted scaling): x[0..8] -> {:?}\n",
         &y[..8]
