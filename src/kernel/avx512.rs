@@ -26,6 +26,7 @@ unsafe impl Simd16 for Avx512 {
     type M = (__mmask8, __mmask8);
     const HAS_XOR3: bool = true;
     const UNROLL: usize = 4;
+    const PAIR_BLOCKS: bool = true;
 
     ymm_pair_methods!(Avx512);
 

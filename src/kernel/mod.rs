@@ -107,6 +107,9 @@ pub(crate) unsafe trait Simd16: Copy {
     /// Steps per iteration of the main loop (2 or 4): more hides latency,
     /// but needs registers for the extra states in flight.
     const UNROLL: usize = 2;
+    /// Whether to run two whole blocks side by side (twice the state
+    /// registers: only where there are 32 of them).
+    const PAIR_BLOCKS: bool = false;
     /// `self ^ a ^ b`.
     #[inline(always)]
     unsafe fn xor3(self, a: Self, b: Self) -> Self {
@@ -229,9 +232,20 @@ pub(crate) trait Out<V: Simd16> {
 }
 
 /// Where the keep bits of a step go.
-pub(crate) trait Sink {
+pub(crate) trait Sink: Sized {
     /// The keep bits of the next `cnt` elements (bit 0 first).
     unsafe fn push(&mut self, bits: u32, cnt: usize);
+    /// The keep bits of the next 64 elements.
+    #[inline(always)]
+    unsafe fn push_word(&mut self, bits: u64) {
+        self.push(bits as u32, 32);
+        self.push((bits >> 32) as u32, 32);
+    }
+    /// A sink for the elements from `ahead` on, written independently of
+    /// this one; `None` where that cannot be done.
+    unsafe fn fork(&self, _ahead: usize) -> Option<Self> {
+        None
+    }
     /// Called once when the piece is done.
     unsafe fn finish(&mut self) {}
 }
@@ -250,6 +264,10 @@ pub(crate) struct NoSink;
 impl Sink for NoSink {
     #[inline(always)]
     unsafe fn push(&mut self, _: u32, _: usize) {}
+    #[inline(always)]
+    unsafe fn fork(&self, _: usize) -> Option<Self> {
+        Some(NoSink)
+    }
 }
 
 /// `dst[i] = keep ? src[i] * s : +0.0`; `src` may equal `dst`.
@@ -296,6 +314,26 @@ pub(crate) struct BitSink {
 
 impl Sink for BitSink {
     #[inline(always)]
+    unsafe fn push_word(&mut self, bits: u64) {
+        if self.fill == 0 {
+            self.words.write(bits);
+            self.words = self.words.add(1);
+        } else {
+            self.push(bits as u32, 32);
+            self.push((bits >> 32) as u32, 32);
+        }
+    }
+    /// Only at a word boundary (the usual case: offsets that are multiples
+    /// of 64), so that the two sinks never share a word.
+    #[inline(always)]
+    unsafe fn fork(&self, ahead: usize) -> Option<Self> {
+        (self.fill == 0 && ahead.is_multiple_of(64)).then(|| BitSink {
+            words: self.words.add(ahead / 64),
+            acc: 0,
+            fill: 0,
+        })
+    }
+    #[inline(always)]
     unsafe fn push(&mut self, bits: u32, cnt: usize) {
         let bits = u64::from(bits);
         self.acc |= bits << self.fill;
@@ -327,6 +365,13 @@ pub(crate) struct ByteSink<V> {
 }
 
 impl<V: Simd16> Sink for ByteSink<V> {
+    #[inline(always)]
+    unsafe fn fork(&self, ahead: usize) -> Option<Self> {
+        Some(ByteSink {
+            bytes: self.bytes.add(ahead),
+            simd: core::marker::PhantomData,
+        })
+    }
     #[inline(always)]
     unsafe fn push(&mut self, bits: u32, cnt: usize) {
         let mut done = 0;
@@ -418,6 +463,32 @@ pub(crate) unsafe fn fill<V: Simd16, O: Out<V>, K: Sink>(
         for _ in 0..j / LANES {
             lanes.next();
         }
+        // Two whole blocks at once where the ISA has the registers for both:
+        // two independent dependency chains keep more of the pipes busy.
+        if V::PAIR_BLOCKS && j == 0 && n - i >= 2 * BLOCK {
+            if let Some(mut second) = sink.fork(BLOCK) {
+                let mut other = Lanes::<V>::seed(p.seed, p.stream, block + 1);
+                // Keep bits go out 64 at a time; only one step's masks are
+                // live at once (AVX-512 has 7 usable mask registers).
+                let mut pending = (0u64, 0u64);
+                for step in 0..BLOCK / LANES {
+                    let (a, b) = (lanes.next().keep(t), other.next().keep(t));
+                    out.full(i + step * LANES, a);
+                    out.full(i + BLOCK + step * LANES, b);
+                    let shift = 16 * (step % 4);
+                    pending.0 |= u64::from(V::mask_bits(a)) << shift;
+                    pending.1 |= u64::from(V::mask_bits(b)) << shift;
+                    if step % 4 == 3 {
+                        sink.push_word(pending.0);
+                        second.push_word(pending.1);
+                        pending = (0, 0);
+                    }
+                }
+                *sink = second;
+                i += 2 * BLOCK;
+                continue;
+            }
+        }
         let mut k = 0usize; // elements of this block done
                             // Head: a step that starts before `g`, or that the piece ends inside.
         let lo = j % LANES;
@@ -430,9 +501,7 @@ pub(crate) unsafe fn fill<V: Simd16, O: Out<V>, K: Sink>(
         }
         // Whole steps: `V::UNROLL` at a time, then one by one.
         while k + V::UNROLL * LANES <= take {
-            if V::UNROLL == 8 {
-                steps::<V, O, K, 8>(&mut lanes, t, out, sink, i + k);
-            } else if V::UNROLL == 4 {
+            if V::UNROLL == 4 {
                 steps::<V, O, K, 4>(&mut lanes, t, out, sink, i + k);
             } else {
                 steps::<V, O, K, 2>(&mut lanes, t, out, sink, i + k);
