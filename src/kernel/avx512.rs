@@ -7,9 +7,10 @@
 //! dependency chain, and on the project's machine (AMD Zen 4, which runs a
 //! 512-bit operation as two 256-bit halves) one chain per 16 lanes left the
 //! pipes half idle. Two independent 8-lane chains per step ran a 4096-element
-//! block at 8.1 elements/ns against 6.9 for one `zmm` chain (same
-//! instructions otherwise; measured with a throwaway microbenchmark, one
-//! thread, data in L1).
+//! block at 8.0 elements/ns against 6.9 for one `zmm` chain, and four chains
+//! (two whole blocks side by side, `PAIR_BLOCKS`) at 8.8 (same instructions
+//! otherwise; a throwaway microbenchmark, one thread, data in L1). With all
+//! 32 vector registers the two-block state fits without spills.
 
 use super::ymm::ymm_pair_methods;
 use super::Simd16;
