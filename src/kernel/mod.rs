@@ -203,7 +203,8 @@ impl<V: Simd16> Lanes<V> {
         let result = s0.add(s3).rotl7().add(s0);
         self.s = if V::HAS_XOR3 {
             // The same xors regrouped into three-way ones, one instruction
-            // each: s1 ^ s2 ^ s0, s0 ^ s3 ^ s1, s2 ^ s0 ^ (s1 << 9).
+            // each: new s0 = s0 ^ s3 ^ s1, s1 = s1 ^ s2 ^ s0,
+            // s2 = s2 ^ s0 ^ (s1 << 9), s3 = rotl(s3 ^ s1, 11).
             [
                 s0.xor3(s3, s1),
                 s1.xor3(s2, s0),
