@@ -39,6 +39,24 @@ fn auto_isa_matches_reference() {
     }
 }
 
+/// Above the size where blocks stop running in pairs (1Mi elements), every
+/// ISA still matches the reference, sequential and threaded.
+#[test]
+fn large_calls_match_reference() {
+    let n = (1 << 20) + 3 * 4096 + 7;
+    let x = inputs(n, 8);
+    let d = Dropout::new(0.3).unwrap().with_seed(12);
+    let want = common::bits(&dropkit::reference::forward(&d, 5, 64, &x));
+    for isa in Isa::available() {
+        for threading in [Threading::Sequential, Threading::Parallel] {
+            let d = d.with_isa(isa).unwrap().with_threading(threading);
+            let mut y = vec![0f32; n];
+            d.forward(5, 64, &x, &mut y).unwrap();
+            assert!(common::bits(&y) == want, "{isa:?} {threading:?}");
+        }
+    }
+}
+
 #[test]
 fn forcing_an_unavailable_isa_is_an_error() {
     for isa in Isa::ALL {

@@ -83,6 +83,9 @@ pub(crate) struct Params {
     pub threshold: u32,
     /// Factor of kept elements.
     pub scale: f32,
+    /// Whether blocks may run in pairs (see [`Simd16::PAIR_BLOCKS`]): the
+    /// driver allows it for calls small enough to stay in cache.
+    pub pair_blocks: bool,
 }
 
 /// Sixteen `u32` lanes plus the matching `f32` vector and keep mask.
@@ -108,7 +111,9 @@ pub(crate) unsafe trait Simd16: Copy {
     /// but needs registers for the extra states in flight.
     const UNROLL: usize = 2;
     /// Whether to run two whole blocks side by side (twice the state
-    /// registers: only where there are 32 of them).
+    /// registers: only where there are 32 of them). Two output streams 16 KiB
+    /// apart cost more than they gain once the data comes from DRAM, so the
+    /// driver turns this off for big calls ([`Params::pair_blocks`]).
     const PAIR_BLOCKS: bool = false;
     /// `self ^ a ^ b`.
     #[inline(always)]
@@ -466,7 +471,7 @@ pub(crate) unsafe fn fill<V: Simd16, O: Out<V>, K: Sink>(
         }
         // Two whole blocks at once where the ISA has the registers for both:
         // two independent dependency chains keep more of the pipes busy.
-        if V::PAIR_BLOCKS && j == 0 && n - i >= 2 * BLOCK {
+        if V::PAIR_BLOCKS && p.pair_blocks && j == 0 && n - i >= 2 * BLOCK {
             if let Some(mut second) = sink.fork(BLOCK) {
                 let mut other = Lanes::<V>::seed(p.seed, p.stream, block + 1);
                 // Keep bits go out 64 at a time; only one step's masks are
