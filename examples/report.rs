@@ -149,6 +149,16 @@ fn main() {
         );
         println!("{row}");
         if n == 1 << 10 {
+            let mut small = [0f32; 16];
+            let t_setup = best(
+                || auto.forward(1, 0, black_box(&x[..16]), &mut small).unwrap(),
+                n,
+            );
+            println!(
+                "{:>10} whole call, auto, n = 16 (call + one block's Philox set-up + one step): {:.0} ns",
+                "",
+                t_setup * 1e9
+            );
             println!(
                 "{:>10} whole call, auto, n = 1024: {:.0} ns",
                 "",

@@ -10,7 +10,8 @@
 //! Code check (`objdump -d` of the release build, 1.95, default target): in
 //! `avx512::forward` the 4-step main loop is `vpternlogd`, `vprold`,
 //! `vpaddd`, `vpcmpltud` into `k1`-`k4` and zero-masked `vmulps` on ymm
-//! registers, with no stack access at all (no spills); in `avx2::forward`
+//! registers, with no stack access at all (no spills), and so is the
+//! two-block loop (one step of each block per iteration); in `avx2::forward`
 //! the 2-step loop (about 120 instructions, 4 `vmulps`) keeps the state in
 //! registers and reloads 6 constants per iteration from the stack, as 16
 //! ymm registers do not hold state, constants and temporaries at once.
