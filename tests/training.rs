@@ -238,3 +238,28 @@ fn mc_mean_var_matches_a_direct_computation() {
         })
     );
 }
+
+#[test]
+fn mask_bits_are_forward_of_ones_on_every_isa() {
+    let n = 3 * 4096 + 77;
+    for isa in Isa::available() {
+        for offset in [0u64, 13, 4096 * 5 + 64] {
+            let d = Dropout::new(0.35)
+                .unwrap()
+                .with_seed(4)
+                .with_isa(isa)
+                .unwrap();
+            let mut y = vec![0f32; n];
+            d.forward(2, offset, &vec![1.0; n], &mut y).unwrap();
+            let mut words = vec![0u64; dropkit::mask_words(n)];
+            let mut bytes = vec![0u8; n];
+            d.mask_bits(2, offset, n, &mut words).unwrap();
+            d.mask_bytes(2, offset, &mut bytes).unwrap();
+            for i in 0..n {
+                let kept = y[i] != 0.0;
+                assert_eq!(words[i / 64] >> (i % 64) & 1 == 1, kept, "{isa:?} bit {i}");
+                assert_eq!(bytes[i] == 1, kept, "{isa:?} byte {i}");
+            }
+        }
+    }
+}
