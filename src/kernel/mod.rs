@@ -554,23 +554,14 @@ pub(crate) unsafe fn apply_mask<V: Simd16>(
     s: f32,
 ) {
     let mut out = Scaled::<V>::new(src, dst, s);
-    // `i` is a multiple of 16, so 16 bits never straddle two words.
     let mut i = 0;
     while i + LANES <= n {
-        let m = match mask {
-            MaskIn::Bits(words) => {
-                V::mask_from_bits((words.add(i / 64).read() >> (i % 64)) as u32 & 0xffff)
-            }
-            MaskIn::Bytes(bytes) => V::mask_from_bytes(bytes.add(i)),
-        };
-        out.full(i, m);
+        out.full(i, stored_mask::<V>(mask, i));
         i += LANES;
     }
     if i < n {
         let m = match mask {
-            MaskIn::Bits(words) => {
-                V::mask_from_bits((words.add(i / 64).read() >> (i % 64)) as u32 & 0xffff)
-            }
+            MaskIn::Bits(_) => stored_mask::<V>(mask, i),
             MaskIn::Bytes(bytes) => {
                 let mut w = [0u8; LANES];
                 core::ptr::copy_nonoverlapping(bytes.add(i), w.as_mut_ptr(), n - i);
@@ -578,6 +569,22 @@ pub(crate) unsafe fn apply_mask<V: Simd16>(
             }
         };
         out.partial(i, m, 0, n - i);
+    }
+}
+
+/// The keep mask of elements `i..i + 16` of a stored mask; `i` is a
+/// multiple of 16, so the 16 bits never straddle two words.
+///
+/// # Safety
+/// `V`'s ISA is available; the mask holds those elements (for bytes: all
+/// 16 of them).
+#[inline(always)]
+unsafe fn stored_mask<V: Simd16>(mask: MaskIn, i: usize) -> V::M {
+    match mask {
+        MaskIn::Bits(words) => {
+            V::mask_from_bits((words.add(i / 64).read() >> (i % 64)) as u32 & 0xffff)
+        }
+        MaskIn::Bytes(bytes) => V::mask_from_bytes(bytes.add(i)),
     }
 }
 
