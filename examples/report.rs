@@ -14,34 +14,58 @@ use dropkit::{mask_words, Dropout, Isa, Threading};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// Best time per call of `f` over several batches; each batch is a fixed
-/// number of calls (calibrated first), timed by one pair of clock reads.
-fn best(mut f: impl FnMut(), n: usize) -> f64 {
-    f(); // warm up: page faults, caches, the rayon pool
-    let batch = Duration::from_millis(if n >= 1 << 24 { 1 } else { 4 });
-    let rounds = if n >= 1 << 26 {
+/// Timed rounds per measurement: fewer for the huge sizes.
+fn rounds(n: usize) -> usize {
+    if n >= 1 << 26 {
         3
     } else if n >= 1 << 22 {
         5
     } else {
         9
-    };
+    }
+}
+
+/// Calls per batch so that a batch lasts a few milliseconds (after one
+/// warm-up call: page faults, caches, the rayon pool).
+fn calibrate(f: &mut impl FnMut(), n: usize) -> u32 {
+    f();
+    let batch = Duration::from_millis(if n >= 1 << 24 { 1 } else { 4 });
     let start = Instant::now();
     let mut calls = 0u32;
     while start.elapsed() < batch {
         f();
         calls += 1;
     }
-    let calls = calls.max(1);
-    let mut best = f64::INFINITY;
-    for _ in 0..rounds {
-        let start = Instant::now();
-        for _ in 0..calls {
-            f();
-        }
-        best = best.min(start.elapsed().as_secs_f64() / f64::from(calls));
+    calls.max(1)
+}
+
+/// Seconds per call over one batch, timed by one pair of clock reads.
+fn per_call(f: &mut impl FnMut(), calls: u32) -> f64 {
+    let start = Instant::now();
+    for _ in 0..calls {
+        f();
     }
-    best
+    start.elapsed().as_secs_f64() / f64::from(calls)
+}
+
+/// Best time per call of `f` over several batches.
+fn best(mut f: impl FnMut(), n: usize) -> f64 {
+    let calls = calibrate(&mut f, n);
+    (0..rounds(n))
+        .map(|_| per_call(&mut f, calls))
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Cost of `f(true)` relative to `f(false)`: the two are timed back to back
+/// in every round, so both see the same machine, and the median of the
+/// per-round ratios is returned.
+fn ratio(mut f: impl FnMut(bool), n: usize) -> f64 {
+    let calls = calibrate(&mut || f(true), n).max(calibrate(&mut || f(false), n));
+    let mut r: Vec<f64> = (0..rounds(n))
+        .map(|_| per_call(&mut || f(true), calls) / per_call(&mut || f(false), calls))
+        .collect();
+    r.sort_by(f64::total_cmp);
+    r[r.len() / 2]
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {
@@ -108,31 +132,55 @@ fn main() {
             best(|| par.forward(1, 0, black_box(&x), &mut y).unwrap(), n)
         });
         // Mask and backward costs are kernel properties: compare them on one
-        // thread, where pool wake-ups do not blur the ratio.
-        let t_bits = one.install(|| {
-            best(
-                || {
-                    seq.forward_with_mask(1, 0, black_box(&x), &mut y, &mut words)
-                        .unwrap()
+        // thread against the plain forward, timed alternately with it.
+        let plain = |y: &mut [f32]| seq.forward(1, 0, black_box(&x), y).unwrap();
+        let r_bits = one.install(|| {
+            ratio(
+                |other| {
+                    if other {
+                        seq.forward_with_mask(1, 0, black_box(&x), &mut y, &mut words)
+                            .unwrap()
+                    } else {
+                        plain(&mut y)
+                    }
                 },
                 n,
             )
         });
-        let t_bwd = one.install(|| best(|| seq.backward(1, 0, black_box(&x), &mut y).unwrap(), n));
-        let t_bwd_bits = one.install(|| {
-            best(
-                || {
-                    seq.backward_from_mask(&words, black_box(&x), &mut y)
-                        .unwrap()
+        let r_bwd = one.install(|| {
+            ratio(
+                |other| {
+                    if other {
+                        seq.backward(1, 0, black_box(&x), &mut y).unwrap()
+                    } else {
+                        plain(&mut y)
+                    }
                 },
                 n,
             )
         });
-        let t_bwd_bytes = one.install(|| {
-            best(
-                || {
-                    seq.backward_from_byte_mask(&bytes, black_box(&x), &mut y)
-                        .unwrap()
+        let r_bwd_bits = one.install(|| {
+            ratio(
+                |other| {
+                    if other {
+                        seq.backward_from_mask(&words, black_box(&x), &mut y)
+                            .unwrap()
+                    } else {
+                        plain(&mut y)
+                    }
+                },
+                n,
+            )
+        });
+        let r_bwd_bytes = one.install(|| {
+            ratio(
+                |other| {
+                    if other {
+                        seq.backward_from_byte_mask(&bytes, black_box(&x), &mut y)
+                            .unwrap()
+                    } else {
+                        plain(&mut y)
+                    }
                 },
                 n,
             )
@@ -142,10 +190,10 @@ fn main() {
             t_auto / copy,
             t_in / copy,
             t_one / t_two,
-            t_bits / t_one,
-            t_bwd / t_one,
-            t_bwd_bits / t_one,
-            t_bwd_bytes / t_one
+            r_bits,
+            r_bwd,
+            r_bwd_bits,
+            r_bwd_bytes
         );
         println!("{row}");
         if n == 1 << 10 {
