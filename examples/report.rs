@@ -133,57 +133,30 @@ fn main() {
         });
         // Mask and backward costs are kernel properties: compare them on one
         // thread against the plain forward, timed alternately with it.
-        let plain = |y: &mut [f32]| seq.forward(1, 0, black_box(&x), y).unwrap();
-        let r_bits = one.install(|| {
-            ratio(
-                |other| {
-                    if other {
-                        seq.forward_with_mask(1, 0, black_box(&x), &mut y, &mut words)
-                            .unwrap()
-                    } else {
-                        plain(&mut y)
-                    }
-                },
-                n,
-            )
+        let mut vs_plain = |f: &mut (dyn FnMut(&mut [f32]) + Send)| {
+            one.install(|| {
+                ratio(
+                    |other| {
+                        if other {
+                            f(&mut y)
+                        } else {
+                            seq.forward(1, 0, black_box(&x), &mut y).unwrap()
+                        }
+                    },
+                    n,
+                )
+            })
+        };
+        let r_bits = vs_plain(&mut |y| {
+            seq.forward_with_mask(1, 0, black_box(&x), y, &mut words)
+                .unwrap()
         });
-        let r_bwd = one.install(|| {
-            ratio(
-                |other| {
-                    if other {
-                        seq.backward(1, 0, black_box(&x), &mut y).unwrap()
-                    } else {
-                        plain(&mut y)
-                    }
-                },
-                n,
-            )
-        });
-        let r_bwd_bits = one.install(|| {
-            ratio(
-                |other| {
-                    if other {
-                        seq.backward_from_mask(&words, black_box(&x), &mut y)
-                            .unwrap()
-                    } else {
-                        plain(&mut y)
-                    }
-                },
-                n,
-            )
-        });
-        let r_bwd_bytes = one.install(|| {
-            ratio(
-                |other| {
-                    if other {
-                        seq.backward_from_byte_mask(&bytes, black_box(&x), &mut y)
-                            .unwrap()
-                    } else {
-                        plain(&mut y)
-                    }
-                },
-                n,
-            )
+        let r_bwd = vs_plain(&mut |y| seq.backward(1, 0, black_box(&x), y).unwrap());
+        let r_bwd_bits =
+            vs_plain(&mut |y| seq.backward_from_mask(&words, black_box(&x), y).unwrap());
+        let r_bwd_bytes = vs_plain(&mut |y| {
+            seq.backward_from_byte_mask(&bytes, black_box(&x), y)
+                .unwrap()
         });
         row += &format!(
             " {:>8.2}x {:>8.2}x {:>9.2}x {:>8.2}x {:>8.2}x {:>8.2}x {:>8.2}x",
