@@ -17,7 +17,7 @@ pub enum Isa {
     Portable,
     /// x86-64 AVX2, detected at run time.
     Avx2,
-    /// x86-64 AVX-512F, detected at run time.
+    /// x86-64 AVX-512F with AVX-512VL, detected at run time.
     Avx512,
 }
 
