@@ -129,6 +129,14 @@ fn cpus() -> usize {
     *CPUS.get_or_init(num_cpus::get)
 }
 
+/// The factor of kept elements in training (SPEC §3), rounded once to f32.
+fn training_scale(scaling: Scaling, keep_prob: f64) -> f32 {
+    match scaling {
+        Scaling::Inverted => (1.0 / keep_prob) as f32,
+        Scaling::Classic => 1.0,
+    }
+}
+
 /// Words a bit mask of `n` elements needs.
 pub fn mask_words(n: usize) -> usize {
     n.div_ceil(64)
@@ -205,23 +213,21 @@ impl Dropout {
             return Err(Error::InvalidRate { rate });
         }
         let rate = rate + 0.0; // -0.0 becomes +0.0
-        let keep_prob = 1.0 - rate;
-        let threshold = if rate == 0.0 {
-            u32::MAX
-        } else if rate == 1.0 {
-            0
-        } else {
-            crate::reference::threshold(keep_prob)
-        };
-        Ok(Dropout {
+        let mut d = Dropout {
             rate,
             seed: 0,
             scaling: Scaling::Inverted,
-            threshold,
-            scale: (1.0 / keep_prob) as f32,
+            threshold: 0,
+            scale: training_scale(Scaling::Inverted, 1.0 - rate),
             isa: None,
             threading: Threading::Auto,
-        })
+        };
+        d.threshold = match d.edge() {
+            Edge::KeepAll => u32::MAX,
+            Edge::DropAll => 0,
+            Edge::Random => crate::reference::threshold(d.keep_prob()),
+        };
+        Ok(d)
     }
 
     /// A dropout that **keeps** each element with probability `keep_prob`:
@@ -244,13 +250,9 @@ impl Dropout {
 
     /// Sets the scaling mode.
     pub fn with_scaling(self, scaling: Scaling) -> Self {
-        let scale = match scaling {
-            Scaling::Inverted => (1.0 / self.keep_prob()) as f32,
-            Scaling::Classic => 1.0,
-        };
         Dropout {
             scaling,
-            scale,
+            scale: training_scale(scaling, self.keep_prob()),
             ..self
         }
     }
