@@ -496,8 +496,9 @@ pub(crate) unsafe fn fill<V: Simd16, O: Out<V>, K: Sink>(
                 continue;
             }
         }
-        let mut k = 0usize; // elements of this block done
-                            // Head: a step that starts before `g`, or that the piece ends inside.
+        // `k`: elements of this block done. Head first: a step that starts
+        // before `g`, or that the piece ends inside.
+        let mut k = 0usize;
         let lo = j % LANES;
         if lo != 0 || take < LANES {
             let cnt = (LANES - lo).min(take);
