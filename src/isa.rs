@@ -1,6 +1,5 @@
 //! Instruction-set selection: detected once, cached, and forceable.
 
-use crate::kernel::{self, Io, MaskIn, Params};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// An implementation of the kernels.
@@ -9,15 +8,18 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// [`Isa::best`] picks the fastest one this CPU runs; a [`crate::Dropout`] can
 /// be forced onto any available one with [`crate::Dropout::with_isa`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Isa {
     /// Plain Rust, 16 lanes in arrays. Runs everywhere.
     Scalar,
     /// The `wide` crate's 16-lane vectors, with the instructions chosen at
     /// compile time (SSE2 in a default x86-64 build, NEON on aarch64).
     Portable,
-    /// x86-64 AVX2, detected at run time.
+    /// x86-64 AVX2, detected at run time (`f16` through F16C where the CPU
+    /// has it too).
     Avx2,
-    /// x86-64 AVX-512F with AVX-512VL, detected at run time.
+    /// x86-64 AVX-512F with AVX-512VL, detected at run time (`f16` through
+    /// F16C where the CPU has it too).
     Avx512,
 }
 
@@ -49,7 +51,10 @@ impl Isa {
         static BEST: AtomicU8 = AtomicU8::new(u8::MAX);
         match BEST.load(Ordering::Relaxed) {
             u8::MAX => {
-                let best = *Isa::available().last().expect("Scalar is always available");
+                let best = Isa::ALL
+                    .into_iter()
+                    .rfind(|i| i.is_available())
+                    .unwrap_or(Isa::Scalar);
                 BEST.store(best as u8, Ordering::Relaxed);
                 best
             }
@@ -65,18 +70,43 @@ impl Isa {
             Err(crate::Error::IsaUnavailable { isa: self })
         }
     }
+
+    /// The bare generator on `self`: see [`crate::bench::stream_words`].
+    pub(crate) fn words(self, seed: u64, stream: u64, g0: u64, n: usize) -> u32 {
+        use crate::kernel;
+        debug_assert!(self.is_available());
+        // SAFETY: `self` is available (every caller checked it) and
+        // `g0 + n` does not overflow (checked by the caller).
+        unsafe {
+            match self {
+                Isa::Scalar => kernel::scalar::words(seed, stream, g0, n),
+                Isa::Portable => kernel::portable::words(seed, stream, g0, n),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => kernel::avx2::words(seed, stream, g0, n),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => kernel::avx512::words(seed, stream, g0, n),
+                #[cfg(not(target_arch = "x86_64"))]
+                Isa::Avx2 | Isa::Avx512 => kernel::scalar::words(seed, stream, g0, n),
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 fn has_avx2() -> bool {
-    cfg!(target_feature = "avx2") || std::arch::is_x86_feature_detected!("avx2")
+    std::arch::is_x86_feature_detected!("avx2")
 }
 
 #[cfg(target_arch = "x86_64")]
 fn has_avx512() -> bool {
-    (cfg!(target_feature = "avx512f") && cfg!(target_feature = "avx512vl"))
-        || (std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl"))
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+}
+
+/// Whether the CPU converts `f16` in hardware (F16C).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn has_f16c() -> bool {
+    std::arch::is_x86_feature_detected!("f16c")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -87,46 +117,4 @@ fn has_avx2() -> bool {
 #[cfg(not(target_arch = "x86_64"))]
 fn has_avx512() -> bool {
     false
-}
-
-/// Calls the `forward` entry point of `isa`.
-///
-/// # Safety
-/// `isa.is_available()`; the pointers of `io` as `kernel::forward_generic`
-/// requires.
-pub(crate) unsafe fn forward(isa: Isa, p: &Params, g0: u64, n: usize, io: Io) {
-    match isa {
-        Isa::Scalar => kernel::scalar::forward(p, g0, n, io),
-        Isa::Portable => kernel::portable::forward(p, g0, n, io),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => kernel::avx2::forward(p, g0, n, io),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => kernel::avx512::forward(p, g0, n, io),
-        #[cfg(not(target_arch = "x86_64"))]
-        Isa::Avx2 | Isa::Avx512 => unreachable!("never available off x86-64"),
-    }
-}
-
-/// Calls the `apply` entry point of `isa`.
-///
-/// # Safety
-/// `isa.is_available()`; pointers as `kernel::apply_mask` requires.
-pub(crate) unsafe fn apply(
-    isa: Isa,
-    mask: MaskIn,
-    src: *const f32,
-    dst: *mut f32,
-    n: usize,
-    s: f32,
-) {
-    match isa {
-        Isa::Scalar => kernel::scalar::apply(mask, src, dst, n, s),
-        Isa::Portable => kernel::portable::apply(mask, src, dst, n, s),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => kernel::avx2::apply(mask, src, dst, n, s),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => kernel::avx512::apply(mask, src, dst, n, s),
-        #[cfg(not(target_arch = "x86_64"))]
-        Isa::Avx2 | Isa::Avx512 => unreachable!("never available off x86-64"),
-    }
 }

@@ -3,6 +3,7 @@
 //! regenerates the forward mask, and Monte-Carlo dropout
 //! ([`Dropout::mc_forward`], [`mc_mean_var`]).
 
+use crate::element::Element;
 use crate::philox::philox4x32_10;
 use crate::{Dropout, Error};
 use rayon::prelude::*;
@@ -119,7 +120,7 @@ impl DropoutLayer {
     ///
     /// # Errors
     /// As [`Dropout::forward`].
-    pub fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<DropoutHandle, Error> {
+    pub fn forward<E: Element>(&self, x: &[E], y: &mut [E]) -> Result<DropoutHandle, Error> {
         self.forward_at(0, x, y)
     }
 
@@ -128,11 +129,11 @@ impl DropoutLayer {
     ///
     /// # Errors
     /// As [`Dropout::forward`].
-    pub fn forward_at(
+    pub fn forward_at<E: Element>(
         &self,
         offset: u64,
-        x: &[f32],
-        y: &mut [f32],
+        x: &[E],
+        y: &mut [E],
     ) -> Result<DropoutHandle, Error> {
         let stream = self.stream();
         if self.training {
@@ -153,7 +154,12 @@ impl DropoutLayer {
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] if `dy` or `dx` is not `handle.len` long.
-    pub fn backward(&self, handle: DropoutHandle, dy: &[f32], dx: &mut [f32]) -> Result<(), Error> {
+    pub fn backward<E: Element>(
+        &self,
+        handle: DropoutHandle,
+        dy: &[E],
+        dx: &mut [E],
+    ) -> Result<(), Error> {
         if dy.len() != handle.len {
             return Err(Error::LengthMismatch {
                 input: handle.len,
@@ -190,11 +196,11 @@ impl Dropout {
     /// assert!(mean.iter().all(|&m| (m - 1.0).abs() < 0.5));
     /// # Ok::<(), dropkit::Error>(())
     /// ```
-    pub fn mc_forward(
+    pub fn mc_forward<E: Element>(
         &self,
         stream: u64,
-        x: &[f32],
-        out: &mut [f32],
+        x: &[E],
+        out: &mut [E],
         samples: usize,
     ) -> Result<(), Error> {
         let n = x.len();
@@ -224,11 +230,11 @@ impl Dropout {
 /// # Errors
 /// [`Error::ShapeMismatch`] if `samples.len()` is not a multiple of `n`, or
 /// `mean` or `var` is not `n` long.
-pub fn mc_mean_var(
-    samples: &[f32],
+pub fn mc_mean_var<E: Element>(
+    samples: &[E],
     n: usize,
-    mean: &mut [f32],
-    var: &mut [f32],
+    mean: &mut [E],
+    var: &mut [E],
 ) -> Result<(), Error> {
     for len in [mean.len(), var.len()] {
         if len != n {
@@ -252,7 +258,7 @@ pub fn mc_mean_var(
     for (k, row) in samples.chunks_exact(n).enumerate() {
         let inv = 1.0 / (k + 1) as f64;
         for ((m, m2), &v) in m.iter_mut().zip(&mut m2).zip(row) {
-            let v = f64::from(v);
+            let v = v.to_f64();
             let d = v - *m;
             *m += d * inv;
             *m2 += d * (v - *m);
@@ -260,8 +266,8 @@ pub fn mc_mean_var(
     }
     let rows = (samples.len() / n).max(1) as f64;
     for i in 0..n {
-        mean[i] = m[i] as f32;
-        var[i] = (m2[i] / rows) as f32;
+        mean[i] = E::from_f64(m[i]);
+        var[i] = E::from_f64(m2[i] / rows);
     }
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! # dropkit
 //!
 //! Dropout kernels for the CPU: SIMD (portable through `wide`, runtime
-//! dispatched AVX2 and AVX-512 on x86-64, and a scalar fallback), multithreaded
-//! over rayon, with a counter-based random stream so that the mask depends
-//! only on `(seed, stream, global element index, rate)`.
+//! dispatched AVX2 and AVX-512 on x86-64, and a scalar fallback),
+//! multithreaded over rayon, for `f32`, `f64`, [`half::f16`] and
+//! [`half::bf16`], with a counter-based random stream so that the mask
+//! depends only on `(seed, stream, global element index, rate)`.
 //!
 //! ```
 //! use dropkit::{Dropout, Scaling};
@@ -22,43 +23,122 @@
 //! drop.forward(3, 0, &x[..123], &mut y2[..123])?;
 //! drop.forward(3, 123, &x[123..], &mut y2[123..])?;
 //! assert_eq!(y, y2);
+//!
+//! // Any element type, the same mask.
+//! let xh = vec![half::f16::ONE; 1000];
+//! let mut yh = vec![half::f16::ZERO; 1000];
+//! drop.forward(3, 0, &xh, &mut yh)?;
+//! assert!(yh.iter().zip(&y).all(|(h, f)| (h.to_f32() == 0.0) == (*f == 0.0)));
 //! # Ok::<(), dropkit::Error>(())
 //! ```
 //!
-//! ## The contract
+//! # The contract
 //!
-//! * **Stream v1** (frozen): element `g` of `(seed, stream)` draws the word
-//!   `r(g)` from Xoshiro128++ lane `g & 15` of block `g >> 12`, at step
-//!   `(g & 4095) >> 4`; each lane is seeded by Philox4x32-10 of counter
-//!   `[(block << 4 | lane), stream]` and key `seed`. See [`mod@reference`].
-//! * **Keep rule**: kept iff `r(g) < T` with `T = min(round(q * 2^32),
-//!   2^32 - 1)`, `q = 1 - rate` in `f64`.
-//! * **Values**: a kept element is `x * s` (one `f32` multiply); a dropped one
-//!   is `+0.0` whatever `x` is (NaN included: it is selected, not multiplied,
-//!   unlike PyTorch's CPU kernel, where NaN survives a drop).
-//! * **Determinism**: the same bits for any thread count, any split of the
-//!   tensor into calls, and every [`Isa`].
-//! * **Edges**: rate 0 copies (in place: touches nothing); rate 1 writes
-//!   `+0.0`; a bad rate is an [`Error`] at construction; no safe function
-//!   panics, and nothing is written before a call is validated.
+//! Everything below is checked by the crate's tests against an independent
+//! oracle (the `dropkit-reference` crate in this repository, which shares no
+//! code with this one) and by checked-in known answers.
 //!
-//! ## Threads
+//! ## Words
+//!
+//! The **rate** `p` (an `f64` in `[0, 1]`) is the probability that an
+//! element is *dropped*; `q = 1 - p`, computed in `f64`, is the keep
+//! probability. The **seed** (`u64`) names a model or run; the **stream**
+//! (`u64`) a call site and step (layer, training step, Monte-Carlo sample:
+//! see [`fold_in`]); the **offset** (`u64`) is the global index of a slice's
+//! first element in the whole logical tensor, so element `i` of the slice
+//! has global index `g = offset + i`.
+//!
+//! ## Stream v1 (frozen)
+//!
+//! One random `u32` word `r(g)` per global index:
+//!
+//! * Indices form blocks of [`BLOCK`] = 4096: block `b = g >> 12`, in-block
+//!   position `j = g & 4095`, lane `l = j & 15`, step `t = j >> 4` (16
+//!   consecutive indices are one step of 16 lanes).
+//! * Each `(b, l)` has its own Xoshiro128++ generator. Its state is the four
+//!   output words of Philox4x32-10 (Salmon et al., SC'11, as in Random123)
+//!   with counter `[c, c >> 32, stream, stream >> 32]` (each truncated to
+//!   `u32`), `c = (b << 4) | l`, and key `[seed, seed >> 32]`, used in order
+//!   as Xoshiro's `s[0..4]`; an all-zero state becomes `[1, 0, 0, 0]`.
+//! * `r(g)` is output number `t` (from 0) of that generator.
+//!
+//! Known answers, checked by `tests/known_answers.rs`: Philox of the zero
+//! counter and key is `6627e8d5 e169c58d bc57ac4c 9b00dbd8`; with seed 0 and
+//! stream 0 the first words are `fa8a3f55 2acad225 4ae729ce 32a785c4`.
+//!
+//! ## Keep rule
+//!
+//! For `0 < p < 1`, element `g` is kept iff `r(g) < T` with
+//! `T = min(round(q * 2^32), 2^32 - 1)` computed in `f64` (`T(0.1) =
+//! 3865470566`, `T(0.5) = 2^31`). Rate 0 keeps everything and rate 1 drops
+//! everything without drawing words. For rates up to `2^-54`, `q` rounds to
+//! 1.0 and `T` to `2^32 - 1`, so an element whose word is `0xffffffff` is
+//! still dropped. The decision never depends on the element type.
+//!
+//! ## Scaling, per element type
+//!
+//! Under [`Scaling::Inverted`] (the default, as in PyTorch, TensorFlow and
+//! JAX) training multiplies kept elements by `s = 1 / q` and inference is
+//! the identity; under [`Scaling::Classic`] (the original paper) training
+//! keeps elements as they are (`s = 1`) and inference multiplies by `q`.
+//! Factors are computed in `f64` and rounded once to the type's factor type;
+//! see [`Element`] for the table: `f32` one `f32` multiply by `s as f32`;
+//! `f64` one `f64` multiply by `s`; `f16` and `bf16` widened to `f32`, one
+//! `f32` multiply by `s as f32`, rounded back to nearest even (as `half`'s
+//! `from_f32`, subnormals kept). No FMA and no reordering, so every ISA and
+//! thread count gives the same bits. A dropped element is `+0.0` of the type
+//! whatever `x` is: it is selected, not multiplied, so a NaN is dropped too
+//! (PyTorch's CPU kernel multiplies, and its NaN survives a drop). A kept NaN
+//! stays NaN.
+//!
+//! ## Edges
+//!
+//! | input | result |
+//! |---|---|
+//! | rate 0 | output = input bit for bit (in place: nothing touched); backward passes the gradient |
+//! | rate 1 | output all `+0.0`, backward all `+0.0`, never NaN (Classic inference too) |
+//! | rate NaN, infinite, `< 0`, `> 1` | [`Error::InvalidRate`] from [`Dropout::new`] |
+//! | empty slice | `Ok`, nothing written |
+//! | lengths differ, mask too small | [`Error::LengthMismatch`], [`Error::MaskTooSmall`] |
+//! | `offset + len` overflows `u64` | [`Error::OffsetOverflow`] |
+//!
+//! Every call validates first: nothing is written on error, and no public
+//! safe function panics.
+//!
+//! ## Determinism
+//!
+//! The output is the same bits for every thread count, every [`Isa`], and
+//! every split of the tensor into calls with their offsets; the backward
+//! pass regenerates the mask instead of storing it.
+//! `tests/data/stability.txt` pins outputs of every element type; changing
+//! any of them is a breaking release.
+//!
+//! # Threads
 //!
 //! With [`Threading::Auto`] calls below [`PARALLEL_MIN`] elements stay on the
-//! calling thread; larger ones are cut at 4096-element block boundaries and
-//! run on the current rayon pool (`pool.install(..)` to choose it).
+//! calling thread; larger ones are cut at block boundaries and run on the
+//! current rayon pool (`pool.install(..)` to choose it).
 #![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-mod dropout;
+pub mod bench;
+mod config;
+mod driver;
+mod element;
 mod error;
 mod isa;
 mod kernel;
 mod layer;
+mod ops;
 mod philox;
-pub mod reference;
+mod rule;
 
-pub use dropout::{mask_words, Dropout, Scaling, Threading, PARALLEL_MIN};
+pub use config::{Dropout, Scaling, Threading, PARALLEL_MIN};
+pub use element::Element;
 pub use error::Error;
+pub use half;
 pub use isa::Isa;
+pub use kernel::BLOCK;
 pub use layer::{fold_in, mc_mean_var, DropoutHandle, DropoutLayer};
+pub use ops::mask_words;

@@ -130,14 +130,16 @@ fn bad_rates_are_errors() {
 #[test]
 fn empty_slices_are_ok_and_write_nothing() {
     for d in all_variants(0.5) {
-        d.forward(0, 0, &[], &mut []).unwrap();
-        d.forward_in_place(0, u64::MAX, &mut []).unwrap();
+        d.forward::<f32>(0, 0, &[], &mut []).unwrap();
+        d.forward_in_place::<f64>(0, u64::MAX, &mut []).unwrap();
         let mut words = [7u64; 1];
         d.mask_bits(0, 0, 0, &mut words).unwrap();
         assert_eq!(words, [7]);
-        d.forward_with_mask(0, 0, &[], &mut [], &mut []).unwrap();
-        d.backward_from_mask(&[], &[], &mut []).unwrap();
-        d.inference(&[], &mut []).unwrap();
+        d.forward_with_mask::<f32>(0, 0, &[], &mut [], &mut [])
+            .unwrap();
+        d.backward_from_mask::<dropkit::half::f16>(&[], &[], &mut [])
+            .unwrap();
+        d.inference::<dropkit::half::bf16>(&[], &mut []).unwrap();
     }
 }
 
@@ -221,10 +223,7 @@ fn offset_overflow_is_an_error_and_writes_nothing() {
     assert!(y.iter().all(|&v| v == 9.0));
     // The last valid position works: indices up to u64::MAX - 1.
     d.forward(0, u64::MAX - 10, &x, &mut y).unwrap();
-    assert_eq!(
-        bits(&y),
-        bits(&dropkit::reference::forward(&d, 0, u64::MAX - 10, &x))
-    );
+    assert_eq!(bits(&y), bits(&common::rforward(&d, 0, u64::MAX - 10, &x)));
 }
 
 #[test]
@@ -265,7 +264,7 @@ fn inference_modes() {
 
         let classic = inv.with_scaling(Scaling::Classic);
         classic.inference(&x, &mut y).unwrap();
-        let want = dropkit::reference::inference(&classic, &x);
+        let want = common::rinference(&classic, &x);
         assert_eq!(bits(&y), bits(&want), "classic rate {rate}");
         let mut z = x.clone();
         classic.inference_in_place(&mut z).unwrap();

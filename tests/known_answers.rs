@@ -4,8 +4,8 @@
 mod common;
 
 use common::pack;
-use dropkit::reference::{self, philox4x32_10};
 use dropkit::{Dropout, Isa, Threading};
+use dropkit_reference::{self as reference, philox4x32_10};
 use rand_xoshiro::rand_core::Rng;
 
 #[test]
@@ -86,12 +86,15 @@ fn block_table_matches_the_definition() {
 
 #[test]
 fn thresholds() {
-    assert_eq!(reference::threshold(1.0 - 0.1), 3865470566);
-    assert_eq!(reference::threshold(0.5), 2147483648);
+    let t = |rate| common::config(&Dropout::new(rate).unwrap()).threshold();
+    assert_eq!(t(0.1), Some(3865470566));
+    assert_eq!(t(0.5), Some(2147483648));
     assert_eq!(Dropout::new(0.1).unwrap().threshold(), 3865470566);
     assert_eq!(Dropout::new(0.5).unwrap().threshold(), 2147483648);
     // q so close to 1 that q * 2^32 rounds to 2^32: clamped.
-    assert_eq!(reference::threshold(1.0 - 1e-12), u32::MAX);
+    assert_eq!(t(1e-12), Some(u32::MAX));
+    assert_eq!(Dropout::new(1e-12).unwrap().threshold(), u32::MAX);
+    assert_eq!(t(0.0), None, "rate 0 draws no words");
 }
 
 #[test]
@@ -102,7 +105,7 @@ fn keep_bits_known_answers() {
     ];
     for (rate, seed, stream, want) in cases {
         let d = Dropout::new(rate).unwrap().with_seed(seed);
-        assert_eq!(pack(&reference::keep_mask(&d, stream, 0, 128)), want);
+        assert_eq!(pack(&common::rkeep(&d, stream, 0, 128)), want);
         for isa in Isa::available() {
             for threading in [Threading::Sequential, Threading::Parallel] {
                 let d = d.with_isa(isa).unwrap().with_threading(threading);

@@ -5,12 +5,12 @@
 mod common;
 
 use common::{bits, inputs};
-use dropkit::{fold_in, mc_mean_var, reference, Dropout, DropoutLayer, Error, Isa, Scaling};
+use dropkit::{fold_in, mc_mean_var, Dropout, DropoutLayer, Error, Isa, Scaling};
 
 #[test]
 fn fold_in_is_philox_keyed_by_a() {
     for (a, b) in [(0u64, 0u64), (1, 2), (u64::MAX, 12345), (7, u64::MAX)] {
-        let out = reference::philox4x32_10(
+        let out = dropkit_reference::philox4x32_10(
             [b as u32, (b >> 32) as u32, 0x666f_6c64, 0x5f69_6e00],
             [a as u32, (a >> 32) as u32],
         );
@@ -47,7 +47,7 @@ fn layer_recomputation_gives_the_same_mask_and_steps_differ() {
     assert_eq!(h1, h2);
     assert_eq!(bits(&y1), bits(&y2));
     assert_eq!(h1.stream, fold_in(4, 0));
-    assert_eq!(bits(&y1), bits(&reference::forward(&d, h1.stream, 0, &x)));
+    assert_eq!(bits(&y1), bits(&common::rforward(&d, h1.stream, 0, &x)));
 
     layer.advance();
     let h3 = layer.forward(&x, &mut y2).unwrap();
@@ -58,7 +58,7 @@ fn layer_recomputation_gives_the_same_mask_and_steps_differ() {
     let dy = inputs(5000, 2);
     let mut dx = vec![0f32; dy.len()];
     layer.backward(h1, &dy, &mut dx).unwrap();
-    assert_eq!(bits(&dx), bits(&reference::forward(&d, h1.stream, 0, &dy)));
+    assert_eq!(bits(&dx), bits(&common::rforward(&d, h1.stream, 0, &dy)));
     assert_eq!(
         layer.backward(h1, &dy[1..], &mut dx[1..]),
         Err(Error::LengthMismatch {
@@ -79,7 +79,7 @@ fn layer_evaluation_is_inference() {
         let mut y = vec![0f32; 100];
         let h = layer.forward(&x, &mut y).unwrap();
         assert!(!h.training);
-        assert_eq!(bits(&y), bits(&reference::inference(&d, &x)));
+        assert_eq!(bits(&y), bits(&common::rinference(&d, &x)));
         let mut dx = vec![0f32; 100];
         layer.backward(h, &x, &mut dx).unwrap();
         assert_eq!(bits(&dx), bits(&y), "{scaling:?}: inference is linear");
@@ -160,7 +160,7 @@ fn mc_rows_are_forwards_on_folded_streams() {
         let mut rows = vec![0f32; samples * x.len()];
         d.mc_forward(5, &x, &mut rows, samples).unwrap();
         for (k, row) in rows.chunks(x.len()).enumerate() {
-            let want = reference::forward(&d, fold_in(5, k as u64), 0, &x);
+            let want = common::rforward(&d, fold_in(5, k as u64), 0, &x);
             assert_eq!(bits(row), bits(&want), "{isa:?} sample {k}");
         }
     }

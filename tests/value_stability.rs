@@ -4,7 +4,11 @@
 //! breaking release, never a fix. `DROPKIT_BLESS=1` rewrites the file from
 //! the reference (only for a new file or a deliberate, documented change).
 
-use dropkit::{reference, Dropout, Isa, Scaling};
+mod common;
+
+use common::{rforward, Elem};
+use dropkit::half::{bf16, f16};
+use dropkit::{Dropout, Isa, Scaling};
 use std::fmt::Write;
 
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/stability.txt");
@@ -26,34 +30,63 @@ const CASES: [(f64, u64, u64, u64, usize, Scaling); 6] = [
     (0.3, 0xDEAD_BEEF, 1 << 33, 1 << 32, 33, Scaling::Classic),
 ];
 
-fn input(n: usize) -> Vec<f32> {
-    (0..n).map(|i| i as f32 * 0.25 - 3.0).collect()
+fn input<E: Elem>(n: usize) -> Vec<E> {
+    (0..n).map(|i| E::from_f32(i as f32 * 0.25 - 3.0)).collect()
 }
 
-fn render(f: impl Fn(&Dropout, u64, u64, &[f32]) -> Vec<f32>) -> String {
-    let mut out = String::new();
+/// One line per case; lines of types other than `f32` start with the type.
+fn render<E: Elem>(f: &impl Fn(&Dropout, u64, u64, &[E]) -> Vec<E>, out: &mut String) {
     for (rate, seed, stream, offset, n, scaling) in CASES {
         let d = Dropout::new(rate)
             .unwrap()
             .with_seed(seed)
             .with_scaling(scaling);
         let y = f(&d, stream, offset, &input(n));
+        if E::NAME != "f32" {
+            write!(out, "{} ", E::NAME).unwrap();
+        }
         write!(
             out,
             "rate={rate} seed={seed} stream={stream} offset={offset} n={n} {scaling:?}:"
         )
         .unwrap();
+        let width = 2 * std::mem::size_of::<E>();
         for v in y {
-            write!(out, " {:08x}", v.to_bits()).unwrap();
+            write!(out, " {:0width$x}", v.bits()).unwrap();
         }
         out.push('\n');
     }
+}
+
+/// Every type, by `oracle` (the reference) or by dropkit on `isa`.
+fn render_all(isa: Option<Isa>) -> String {
+    fn run<E: Elem>(isa: Option<Isa>, out: &mut String) {
+        render::<E>(
+            &|d, stream, offset, x| match isa {
+                None => rforward(d, stream, offset, x),
+                Some(isa) => {
+                    let mut y = x.to_vec();
+                    d.with_isa(isa)
+                        .unwrap()
+                        .forward(stream, offset, x, &mut y)
+                        .unwrap();
+                    y
+                }
+            },
+            out,
+        );
+    }
+    let mut out = String::new();
+    run::<f32>(isa, &mut out);
+    run::<f64>(isa, &mut out);
+    run::<f16>(isa, &mut out);
+    run::<bf16>(isa, &mut out);
     out
 }
 
 #[test]
 fn outputs_are_stable() {
-    let from_reference = render(reference::forward);
+    let from_reference = render_all(None);
     if std::env::var_os("DROPKIT_BLESS").is_some() {
         std::fs::write(FILE, &from_reference).unwrap();
     }
@@ -63,14 +96,6 @@ fn outputs_are_stable() {
         "the reference changed stream v1"
     );
     for isa in Isa::available() {
-        let fast = render(|d, stream, offset, x| {
-            let mut y = vec![0f32; x.len()];
-            d.with_isa(isa)
-                .unwrap()
-                .forward(stream, offset, x, &mut y)
-                .unwrap();
-            y
-        });
-        assert_eq!(fast, checked_in, "{isa:?}");
+        assert_eq!(render_all(Some(isa)), checked_in, "{isa:?}");
     }
 }

@@ -2,7 +2,9 @@
 //! instructions at compile time: SSE2 in a default x86-64 build, NEON on
 //! aarch64, AVX2/AVX-512 under `-C target-cpu=native`.
 
-use super::{Simd16, LANE_BITS};
+use super::data::Data;
+use super::lanes::LANE_BITS;
+use super::{Gen16, LANES};
 use wide::{bytemuck::cast, f32x16, u32x16};
 
 /// Sixteen `u32` lanes as a `wide::u32x16`.
@@ -10,11 +12,10 @@ use wide::{bytemuck::cast, f32x16, u32x16};
 pub(crate) struct Portable(u32x16);
 
 // SAFETY: `wide` only uses instructions enabled at compile time, so every
-// method runs on any CPU the crate was built for.
-unsafe impl Simd16 for Portable {
-    type F = f32x16;
+// method runs on any CPU the crate was built for; none touches memory.
+unsafe impl Gen16 for Portable {
     /// All-ones for kept lanes.
-    type M = u32x16;
+    type Keep = u32x16;
     const UNROLL: usize = 4;
 
     #[inline(always)]
@@ -22,7 +23,7 @@ unsafe impl Simd16 for Portable {
         Portable(u32x16::splat(x))
     }
     #[inline(always)]
-    unsafe fn from_array(a: [u32; 16]) -> Self {
+    unsafe fn from_array(a: [u32; LANES]) -> Self {
         Portable(u32x16::new(a))
     }
     #[inline(always)]
@@ -71,30 +72,42 @@ unsafe impl Simd16 for Portable {
         self.0.simd_lt(t.0)
     }
     #[inline(always)]
-    unsafe fn mask_bits(m: u32x16) -> u32 {
-        m.to_bitmask()
+    unsafe fn keep_bits(k: u32x16) -> u32 {
+        k.to_bitmask()
     }
     #[inline(always)]
-    unsafe fn mask_from_bits(bits: u32) -> u32x16 {
+    unsafe fn keep_from_bits(bits: u32) -> u32x16 {
         let lane = u32x16::new(LANE_BITS);
         (u32x16::splat(bits) & lane).simd_eq(lane)
     }
     #[inline(always)]
-    unsafe fn splat_f(s: f32) -> f32x16 {
+    unsafe fn keep_lanes(k: u32x16) -> [u32; LANES] {
+        k.to_array()
+    }
+}
+
+/// `f32` on `wide::f32x16`: one multiply, an and with the keep lanes.
+pub(crate) struct F32;
+
+// SAFETY: `wide` uses compile-time instructions only; pointers as the trait
+// requires.
+unsafe impl Data<Portable> for F32 {
+    type E = f32;
+    type S = f32x16;
+    #[inline(always)]
+    unsafe fn splat(s: f32) -> f32x16 {
         f32x16::splat(s)
     }
     #[inline(always)]
-    unsafe fn load_f(p: *const f32) -> f32x16 {
-        f32x16::new(p.cast::<[f32; 16]>().read_unaligned())
-    }
-    #[inline(always)]
-    unsafe fn store_f(p: *mut f32, v: f32x16) {
-        p.cast::<[f32; 16]>().write_unaligned(v.to_array())
-    }
-    #[inline(always)]
-    unsafe fn scale_keep(x: f32x16, s: f32x16, m: u32x16) -> f32x16 {
-        cast(cast::<f32x16, u32x16>(x * s) & m)
+    unsafe fn apply16(src: *const f32, dst: *mut f32, s: f32x16, k: u32x16) {
+        // SAFETY: the caller guarantees 16 valid elements at each pointer.
+        unsafe {
+            let x = f32x16::new(src.cast::<[f32; LANES]>().read_unaligned());
+            let y: f32x16 = cast(cast::<f32x16, u32x16>(x * s) & k);
+            dst.cast::<[f32; LANES]>().write_unaligned(y.to_array());
+        }
     }
 }
 
 super::entry_points!(Portable);
+super::generator_entry!(Portable);

@@ -1,34 +1,34 @@
 //! The scalar fallback: 16 lanes in plain arrays, no per-element branches.
-//! It runs on any CPU and is what `Isa::Scalar` forces.
+//! It runs on any CPU and is what `Isa::Scalar` forces. Its data side is
+//! [`super::data::Lanewise`] for every element type.
 
-use super::Simd16;
+use super::{Gen16, LANES};
 
 /// Sixteen `u32` lanes in an array.
 #[derive(Clone, Copy)]
-pub(crate) struct Scalar([u32; 16]);
+pub(crate) struct Scalar([u32; LANES]);
 
 #[inline(always)]
-fn map(a: [u32; 16], f: impl Fn(u32) -> u32) -> Scalar {
+fn map(a: [u32; LANES], f: impl Fn(u32) -> u32) -> Scalar {
     Scalar(a.map(f))
 }
 
 #[inline(always)]
-fn zip(a: [u32; 16], b: [u32; 16], f: impl Fn(u32, u32) -> u32) -> Scalar {
+fn zip(a: [u32; LANES], b: [u32; LANES], f: impl Fn(u32, u32) -> u32) -> Scalar {
     Scalar(core::array::from_fn(|l| f(a[l], b[l])))
 }
 
-// SAFETY: plain Rust, available everywhere.
-unsafe impl Simd16 for Scalar {
-    type F = [f32; 16];
+// SAFETY: plain Rust, available everywhere; no method touches memory.
+unsafe impl Gen16 for Scalar {
     /// All-ones for kept lanes, zero for dropped.
-    type M = [u32; 16];
+    type Keep = [u32; LANES];
 
     #[inline(always)]
     unsafe fn splat(x: u32) -> Self {
-        Scalar([x; 16])
+        Scalar([x; LANES])
     }
     #[inline(always)]
-    unsafe fn from_array(a: [u32; 16]) -> Self {
+    unsafe fn from_array(a: [u32; LANES]) -> Self {
         Scalar(a)
     }
     #[inline(always)]
@@ -73,36 +73,25 @@ unsafe impl Simd16 for Scalar {
     }
     #[inline(always)]
     unsafe fn prep_threshold(t: u32) -> Self {
-        Scalar([t; 16])
+        Scalar([t; LANES])
     }
     #[inline(always)]
-    unsafe fn keep(self, t: Self) -> [u32; 16] {
+    unsafe fn keep(self, t: Self) -> [u32; LANES] {
         core::array::from_fn(|l| 0u32.wrapping_sub(u32::from(self.0[l] < t.0[l])))
     }
     #[inline(always)]
-    unsafe fn mask_bits(m: [u32; 16]) -> u32 {
-        (0..16).fold(0, |acc, l| acc | ((m[l] & 1) << l))
+    unsafe fn keep_bits(k: [u32; LANES]) -> u32 {
+        (0..LANES).fold(0, |acc, l| acc | ((k[l] & 1) << l))
     }
     #[inline(always)]
-    unsafe fn mask_from_bits(bits: u32) -> [u32; 16] {
+    unsafe fn keep_from_bits(bits: u32) -> [u32; LANES] {
         core::array::from_fn(|l| 0u32.wrapping_sub((bits >> l) & 1))
     }
     #[inline(always)]
-    unsafe fn splat_f(s: f32) -> [f32; 16] {
-        [s; 16]
-    }
-    #[inline(always)]
-    unsafe fn load_f(p: *const f32) -> [f32; 16] {
-        p.cast::<[f32; 16]>().read_unaligned()
-    }
-    #[inline(always)]
-    unsafe fn store_f(p: *mut f32, v: [f32; 16]) {
-        p.cast::<[f32; 16]>().write_unaligned(v)
-    }
-    #[inline(always)]
-    unsafe fn scale_keep(x: [f32; 16], s: [f32; 16], m: [u32; 16]) -> [f32; 16] {
-        core::array::from_fn(|l| f32::from_bits((x[l] * s[l]).to_bits() & m[l]))
+    unsafe fn keep_lanes(k: [u32; LANES]) -> [u32; LANES] {
+        k
     }
 }
 
 super::entry_points!(Scalar);
+super::generator_entry!(Scalar);

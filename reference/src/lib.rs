@@ -1,0 +1,261 @@
+//! The oracle of dropkit: stream v1, the keep rule and the per-type scaling
+//! written to be read, with `rand_xoshiro` as the lane generator and `half`
+//! for the 16-bit types.
+//!
+//! It shares no code with the `dropkit` crate (it does not depend on it) and
+//! recomputes the threshold and the factors from the rate itself, so a
+//! mistake in the production code cannot hide in its own oracle. Nothing
+//! here is fast on purpose; [`random_words`] computes whole blocks so that
+//! tests over long slices stay affordable, and is checked against the
+//! one-element definition [`random_word`].
+#![deny(missing_docs)]
+
+use half::{bf16, f16};
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro128PlusPlus;
+
+/// Global indices per block: each block has its own 16 lane generators.
+pub const BLOCK: u64 = 4096;
+/// Lanes per block; 16 consecutive indices are one step of all 16 lanes.
+pub const LANES: u64 = 16;
+
+/// Philox4x32 with 10 rounds (Salmon et al., SC'11; Random123).
+pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let mulhilo = |a: u32, b: u32| {
+        let p = u64::from(a) * u64::from(b);
+        ((p >> 32) as u32, p as u32)
+    };
+    let (mut c, mut k) = (ctr, key);
+    for round in 0..10 {
+        if round > 0 {
+            k = [
+                k[0].wrapping_add(0x9E37_79B9),
+                k[1].wrapping_add(0xBB67_AE85),
+            ];
+        }
+        let (hi0, lo0) = mulhilo(0xD251_1F53, c[0]);
+        let (hi1, lo1) = mulhilo(0xCD9E_8D57, c[2]);
+        c = [hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0];
+    }
+    c
+}
+
+/// The Xoshiro128++ state of lane `lane` (0..16) of block `block`: the four
+/// Philox4x32-10 output words of counter `[c, c >> 32, stream, stream >> 32]`
+/// with `c = (block << 4) | lane` and key `[seed, seed >> 32]`; an all-zero
+/// output is replaced by `[1, 0, 0, 0]`.
+pub fn lane_state(seed: u64, stream: u64, block: u64, lane: u32) -> [u32; 4] {
+    let c = (block << 4) | u64::from(lane & 15);
+    let ctr = [
+        c as u32,
+        (c >> 32) as u32,
+        stream as u32,
+        (stream >> 32) as u32,
+    ];
+    let s = philox4x32_10(ctr, [seed as u32, (seed >> 32) as u32]);
+    if s == [0; 4] {
+        [1, 0, 0, 0]
+    } else {
+        s
+    }
+}
+
+/// A `rand_xoshiro` generator started from `state` (little-endian words, the
+/// order `Xoshiro128PlusPlus::from_seed` reads).
+pub fn xoshiro_from_state(state: [u32; 4]) -> Xoshiro128PlusPlus {
+    let mut seed = [0u8; 16];
+    for (chunk, word) in seed.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    Xoshiro128PlusPlus::from_seed(seed)
+}
+
+/// `r(g)`: the stream-v1 word of global index `g`, by the definition.
+pub fn random_word(seed: u64, stream: u64, g: u64) -> u32 {
+    let (block, j) = (g / BLOCK, g % BLOCK);
+    let mut rng = xoshiro_from_state(lane_state(seed, stream, block, (j % LANES) as u32));
+    for _ in 0..j / LANES {
+        rng.next_u32();
+    }
+    rng.next_u32()
+}
+
+/// `r(offset + i)` for `i in 0..n`. Requires `offset + n <= 2^64`.
+pub fn random_words(seed: u64, stream: u64, offset: u64, n: usize) -> Vec<u32> {
+    let mut out = Vec::with_capacity(n);
+    let mut table: Option<(u64, Vec<u32>)> = None;
+    for i in 0..n as u64 {
+        let g = offset + i;
+        let block = g / BLOCK;
+        if table.as_ref().map(|t| t.0) != Some(block) {
+            let mut words = vec![0u32; BLOCK as usize];
+            for lane in 0..LANES {
+                let mut rng = xoshiro_from_state(lane_state(seed, stream, block, lane as u32));
+                for step in 0..BLOCK / LANES {
+                    words[(step * LANES + lane) as usize] = rng.next_u32();
+                }
+            }
+            table = Some((block, words));
+        }
+        out.push(table.as_ref().expect("filled above").1[(g % BLOCK) as usize]);
+    }
+    out
+}
+
+/// How kept elements are scaled (mirrors dropkit's modes without importing
+/// them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scaling {
+    /// Training `x * (1 / q)`, inference the identity.
+    Inverted,
+    /// Training `x * 1`, inference `x * q`.
+    Classic,
+}
+
+/// A dropout configuration as the contract states it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Config {
+    /// Probability of dropping, `0 <= rate <= 1`.
+    pub rate: f64,
+    /// The seed.
+    pub seed: u64,
+    /// The scaling mode.
+    pub scaling: Scaling,
+}
+
+impl Config {
+    /// The keep threshold for `0 < rate < 1`: `min(round(q * 2^32), 2^32 - 1)`
+    /// with `q = 1 - rate` in `f64`. `None` at the edges, where no word is
+    /// drawn (rate 0 keeps all, rate 1 drops all).
+    ///
+    /// Note the tiny rates: for `0 < rate <= 2^-54`, `q` rounds to 1.0 and the
+    /// threshold is `2^32 - 1`, so an element whose word is `0xffffffff` is
+    /// dropped.
+    pub fn threshold(&self) -> Option<u32> {
+        if self.rate == 0.0 || self.rate == 1.0 {
+            return None;
+        }
+        let t = ((1.0 - self.rate) * 4294967296.0).round();
+        Some(if t >= 4294967295.0 {
+            u32::MAX
+        } else {
+            t as u32
+        })
+    }
+
+    /// The training factor of kept elements, in `f64`.
+    pub fn training_factor(&self) -> f64 {
+        match self.scaling {
+            Scaling::Inverted => 1.0 / (1.0 - self.rate),
+            Scaling::Classic => 1.0,
+        }
+    }
+
+    /// The keep decision of each element of a slice at `offset`.
+    pub fn keep_mask(&self, stream: u64, offset: u64, n: usize) -> Vec<bool> {
+        match self.threshold() {
+            None => vec![self.rate == 0.0; n],
+            Some(t) => random_words(self.seed, stream, offset, n)
+                .into_iter()
+                .map(|r| r < t)
+                .collect(),
+        }
+    }
+
+    /// Training forward pass: kept `x * s` by the type's rule, dropped
+    /// `+0.0`; rate 0 returns the input bit for bit.
+    pub fn forward<V: Value>(&self, stream: u64, offset: u64, x: &[V]) -> Vec<V> {
+        if self.rate == 0.0 {
+            return x.to_vec();
+        }
+        let s = self.training_factor();
+        self.keep_mask(stream, offset, x.len())
+            .into_iter()
+            .zip(x)
+            .map(|(keep, &v)| if keep { v.times(s) } else { V::zero() })
+            .collect()
+    }
+
+    /// `x` through a stored keep mask (the backward pass from a mask).
+    pub fn apply<V: Value>(&self, keep: &[bool], x: &[V]) -> Vec<V> {
+        if self.rate == 0.0 {
+            return x.to_vec();
+        }
+        let s = self.training_factor();
+        keep.iter()
+            .zip(x)
+            .map(|(&k, &v)| if k { v.times(s) } else { V::zero() })
+            .collect()
+    }
+
+    /// Inference: identity (Inverted, or rate 0); Classic `x * q`, rate 1
+    /// `+0.0`.
+    pub fn inference<V: Value>(&self, x: &[V]) -> Vec<V> {
+        match self.scaling {
+            Scaling::Inverted => x.to_vec(),
+            Scaling::Classic if self.rate == 0.0 => x.to_vec(),
+            Scaling::Classic if self.rate == 1.0 => vec![V::zero(); x.len()],
+            Scaling::Classic => x.iter().map(|v| v.times(1.0 - self.rate)).collect(),
+        }
+    }
+}
+
+/// An element type and its multiply rule.
+pub trait Value: Copy + PartialEq + core::fmt::Debug {
+    /// `+0.0` of the type.
+    fn zero() -> Self;
+    /// `self * factor`: `f64` multiplies by `factor`; `f32` by `factor as
+    /// f32`; `f16` and `bf16` convert to `f32`, multiply by `factor as f32`
+    /// and round back to nearest even (as `half`'s `from_f32`).
+    fn times(self, factor: f64) -> Self;
+    /// The raw bits, widened to `u64`, for bit-exact comparisons.
+    fn bits(self) -> u64;
+}
+
+impl Value for f32 {
+    fn zero() -> Self {
+        0.0
+    }
+    fn times(self, factor: f64) -> Self {
+        self * factor as f32
+    }
+    fn bits(self) -> u64 {
+        u64::from(self.to_bits())
+    }
+}
+
+impl Value for f64 {
+    fn zero() -> Self {
+        0.0
+    }
+    fn times(self, factor: f64) -> Self {
+        self * factor
+    }
+    fn bits(self) -> u64 {
+        self.to_bits()
+    }
+}
+
+impl Value for f16 {
+    fn zero() -> Self {
+        f16::ZERO
+    }
+    fn times(self, factor: f64) -> Self {
+        f16::from_f32(self.to_f32() * factor as f32)
+    }
+    fn bits(self) -> u64 {
+        u64::from(self.to_bits())
+    }
+}
+
+impl Value for bf16 {
+    fn zero() -> Self {
+        bf16::ZERO
+    }
+    fn times(self, factor: f64) -> Self {
+        bf16::from_f32(self.to_f32() * factor as f32)
+    }
+    fn bits(self) -> u64 {
+        u64::from(self.to_bits())
+    }
+}

@@ -1,0 +1,183 @@
+//! The dropout operator's configuration: a validated rate, a seed, a
+//! scaling mode, an ISA and a threading policy. The operations are in
+//! `ops`; the rule they all follow is in `rule`.
+
+use crate::isa::Isa;
+pub use crate::rule::Scaling;
+use crate::rule::{Edge, Rule};
+use crate::Error;
+
+/// Whether a call may use more than one thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Threading {
+    /// One thread below [`PARALLEL_MIN`] elements, the rayon pool above.
+    #[default]
+    Auto,
+    /// Always the calling thread only (for engines with their own threads).
+    Sequential,
+    /// Always split into pieces over the rayon pool, whatever the size
+    /// (mostly for tests: it exercises the split on small inputs).
+    Parallel,
+}
+
+/// Below this many elements [`Threading::Auto`] stays on the calling thread.
+///
+/// Chosen from the crossover table that `cargo run --release --example
+/// report` prints (sequential against the global pool and against a call
+/// from inside a pool, two cores): from outside a pool a call pays a rayon
+/// wake-up of several microseconds, so two threads lost at 64Ki elements,
+/// were about even at 128Ki and won at 256Ki; called from inside a pool,
+/// where the caller is a worker, two threads already won at 64Ki.
+pub const PARALLEL_MIN: usize = 1 << 18;
+
+/// A dropout operator: a validated rate, a seed and a scaling mode.
+///
+/// It is a small `Copy` value with no state: every call is a pure function of
+/// `(seed, stream, offset + i, rate)`, so it can be shared freely between
+/// threads. See the [crate docs](crate) for the contract.
+///
+/// ```
+/// use dropkit::{Dropout, Scaling};
+/// let drop = Dropout::new(0.5)?.with_seed(7).with_scaling(Scaling::Inverted);
+/// let x = [1.0f32; 8];
+/// let mut y = [0.0f32; 8];
+/// drop.forward(0, 0, &x, &mut y)?;
+/// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
+/// # Ok::<(), dropkit::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dropout {
+    rule: Rule,
+    seed: u64,
+    isa: Option<Isa>,
+    threading: Threading,
+}
+
+impl Dropout {
+    /// A dropout of rate `rate`: the probability that an element is
+    /// **dropped**. Seed 0, [`Scaling::Inverted`], the best [`Isa`],
+    /// [`Threading::Auto`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidRate`] unless `0 <= rate <= 1` (NaN and infinities
+    /// included).
+    ///
+    /// ```
+    /// assert!(dropkit::Dropout::new(0.1).is_ok());
+    /// assert!(dropkit::Dropout::new(f64::NAN).is_err());
+    /// assert!(dropkit::Dropout::new(1.5).is_err());
+    /// ```
+    pub fn new(rate: f64) -> Result<Self, Error> {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(Error::InvalidRate { rate });
+        }
+        Ok(Dropout {
+            rule: Rule::new(rate, Scaling::Inverted),
+            seed: 0,
+            isa: None,
+            threading: Threading::Auto,
+        })
+    }
+
+    /// A dropout that **keeps** each element with probability `keep_prob`:
+    /// exactly `Dropout::new(1.0 - keep_prob)` (so [`Dropout::keep_prob`]
+    /// returns `1 - (1 - keep_prob)`, which may differ in the last bit).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKeepProb`] unless `0 <= keep_prob <= 1`.
+    pub fn with_keep_prob(keep_prob: f64) -> Result<Self, Error> {
+        if !(0.0..=1.0).contains(&keep_prob) {
+            return Err(Error::InvalidKeepProb { keep_prob });
+        }
+        Dropout::new(1.0 - keep_prob)
+    }
+
+    /// Sets the seed (one per model or run).
+    pub fn with_seed(self, seed: u64) -> Self {
+        Dropout { seed, ..self }
+    }
+
+    /// Sets the scaling mode.
+    pub fn with_scaling(self, scaling: Scaling) -> Self {
+        Dropout {
+            rule: Rule::new(self.rule.rate(), scaling),
+            ..self
+        }
+    }
+
+    /// Forces one implementation. The output bits do not change, only speed.
+    ///
+    /// # Errors
+    /// [`Error::IsaUnavailable`] if this CPU does not run `isa`.
+    pub fn with_isa(self, isa: Isa) -> Result<Self, Error> {
+        Ok(Dropout {
+            isa: Some(isa.check()?),
+            ..self
+        })
+    }
+
+    /// Sets the threading policy. The output bits do not change.
+    pub fn with_threading(self, threading: Threading) -> Self {
+        Dropout { threading, ..self }
+    }
+
+    /// The drop rate `p`.
+    pub fn rate(&self) -> f64 {
+        self.rule.rate()
+    }
+
+    /// The keep probability `q = 1 - p`, computed in `f64`.
+    pub fn keep_prob(&self) -> f64 {
+        self.rule.keep_prob()
+    }
+
+    /// The factor of kept elements in training, in `f64`: `1 / q` under
+    /// [`Scaling::Inverted`] (infinite at rate 1, where nothing is kept),
+    /// `1.0` under [`Scaling::Classic`]. `f64` elements use it as it is;
+    /// the others use it rounded once to `f32` ([`Dropout::scale`]).
+    pub fn training_factor(&self) -> f64 {
+        self.rule.training()
+    }
+
+    /// The training factor rounded once to `f32`: what `f32`, `f16` and
+    /// `bf16` elements are multiplied by.
+    pub fn scale(&self) -> f32 {
+        self.rule.training() as f32
+    }
+
+    /// The keep threshold `T`: an element is kept iff its random word is
+    /// below it. Meaningful for `0 < rate < 1`; 0 at rate 1 and `u32::MAX`
+    /// at rate 0, where the generator is not run at all.
+    pub fn threshold(&self) -> u32 {
+        self.rule.threshold()
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The scaling mode.
+    pub fn scaling(&self) -> Scaling {
+        self.rule.scaling()
+    }
+
+    /// The implementation calls use: the forced one, or [`Isa::best`].
+    pub fn isa(&self) -> Isa {
+        self.isa.unwrap_or_else(Isa::best)
+    }
+
+    /// The threading policy.
+    pub fn threading(&self) -> Threading {
+        self.threading
+    }
+
+    pub(crate) fn rule(&self) -> &Rule {
+        &self.rule
+    }
+
+    pub(crate) fn edge(&self) -> Edge {
+        self.rule.edge()
+    }
+}

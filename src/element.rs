@@ -1,0 +1,320 @@
+//! The element types: `f32`, `f64`, `half::f16` and `half::bf16`, behind one
+//! sealed trait, and each type's rule for a kept element.
+
+use crate::isa::Isa;
+use crate::kernel::Kernels;
+use half::{bf16, f16};
+
+/// An element type dropkit computes on: `f32`, `f64`, [`half::f16`] or
+/// [`half::bf16`]. Sealed: the crate implements it for exactly these four.
+///
+/// What a kept element becomes, with `s` the factor (`1 / q` in training
+/// under [`crate::Scaling::Inverted`]) computed in `f64`:
+///
+/// | type | kept element | factor |
+/// |---|---|---|
+/// | `f32` | `x * s32`, one `f32` multiply | `s32 = s as f32` |
+/// | `f64` | `x * s`, one `f64` multiply | `s` |
+/// | `f16`, `bf16` | `from_f32(x.to_f32() * s32)`: one `f32` multiply, one round-to-nearest-even conversion (as `half`'s `from_f32`, subnormals kept) | `s32 = s as f32` |
+///
+/// A dropped element is `+0.0` of the type, whatever `x` is. The keep
+/// decision never depends on the type: a mask written by an `f16` call is
+/// the mask of the `f32` call with the same seed, stream, offset and rate.
+pub trait Element: sealed::Sealed {}
+
+impl Element for f32 {}
+impl Element for f64 {}
+impl Element for f16 {}
+impl Element for bf16 {}
+
+/// The factor type of `E` (`f64` for `f64`, `f32` for the others).
+pub(crate) type Factor<E> = <E as sealed::Sealed>::Factor;
+
+pub(crate) mod sealed {
+    use super::*;
+
+    /// The crate's side of [`Element`]; unreachable from outside.
+    pub trait Sealed: Copy + Send + Sync + PartialEq + core::fmt::Debug + 'static {
+        /// The type the factor is rounded to once.
+        type Factor: Copy + Send + Sync + core::fmt::Debug + 'static;
+        /// `+0.0`.
+        const ZERO: Self;
+        /// The `f64` factor rounded once to [`Sealed::Factor`].
+        fn factor(f: f64) -> Self::Factor;
+        /// `keep ? self * s : +0.0` by the type's rule, without a branch;
+        /// `keep` is all-ones or zero.
+        fn lane(self, s: Self::Factor, keep: u32) -> Self;
+        /// `self * s` by the type's rule.
+        #[inline(always)]
+        fn times(self, s: Self::Factor) -> Self {
+            self.lane(s, u32::MAX)
+        }
+        /// Widened exactly to `f64`.
+        fn to_f64(self) -> f64;
+        /// Rounded once from `f64` (to nearest even).
+        fn from_f64(v: f64) -> Self;
+        /// This type's kernels on `isa` (which is available).
+        fn kernels(isa: Isa) -> Kernels<Self>;
+    }
+}
+
+/// Chooses an ISA module's kernels for one element type: `$data` names the
+/// data side per ISA, `$x86` a different one where the CPU allows it.
+macro_rules! kernels_for {
+    ($isa:expr, $scalar:ty, $portable:ty, $avx2:ty, $avx512:ty) => {
+        match $isa {
+            Isa::Scalar => crate::kernel::scalar::kernels::<$scalar>(),
+            Isa::Portable => crate::kernel::portable::kernels::<$portable>(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => crate::kernel::avx2::kernels::<$avx2>(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => crate::kernel::avx512::kernels::<$avx512>(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx2 | Isa::Avx512 => crate::kernel::scalar::kernels::<$scalar>(),
+        }
+    };
+}
+
+use crate::kernel::data::Lanewise;
+
+impl sealed::Sealed for f32 {
+    type Factor = f32;
+    const ZERO: Self = 0.0;
+    #[inline(always)]
+    fn factor(f: f64) -> f32 {
+        f as f32
+    }
+    #[inline(always)]
+    fn lane(self, s: f32, keep: u32) -> f32 {
+        f32::from_bits((self * s).to_bits() & keep)
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn kernels(isa: Isa) -> Kernels<f32> {
+        #[cfg(target_arch = "x86_64")]
+        use crate::kernel::{avx2::F32 as Avx2F32, avx512::F32 as Avx512F32};
+        kernels_for!(
+            isa,
+            Lanewise<f32>,
+            crate::kernel::portable::F32,
+            Avx2F32,
+            Avx512F32
+        )
+    }
+}
+
+impl sealed::Sealed for f64 {
+    type Factor = f64;
+    const ZERO: Self = 0.0;
+    #[inline(always)]
+    fn factor(f: f64) -> f64 {
+        f
+    }
+    #[inline(always)]
+    fn lane(self, s: f64, keep: u32) -> f64 {
+        let keep = u64::from(keep) | (u64::from(keep) << 32);
+        f64::from_bits((self * s).to_bits() & keep)
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn kernels(isa: Isa) -> Kernels<f64> {
+        kernels_for!(
+            isa,
+            Lanewise<f64>,
+            Lanewise<f64>,
+            Lanewise<f64>,
+            Lanewise<f64>
+        )
+    }
+}
+
+impl sealed::Sealed for f16 {
+    type Factor = f32;
+    const ZERO: Self = f16::ZERO;
+    #[inline(always)]
+    fn factor(f: f64) -> f32 {
+        f as f32
+    }
+    #[inline(always)]
+    fn lane(self, s: f32, keep: u32) -> f16 {
+        let y = f32_to_f16(f16_to_f32(self.to_bits()) * s);
+        f16::from_bits(y & keep as u16)
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(f16_to_f32(self.to_bits()))
+    }
+    fn from_f64(v: f64) -> Self {
+        f16::from_f64(v)
+    }
+    fn kernels(isa: Isa) -> Kernels<f16> {
+        #[cfg(target_arch = "x86_64")]
+        if crate::isa::has_f16c() {
+            match isa {
+                Isa::Avx2 => {
+                    return crate::kernel::avx2::f16c::kernels::<crate::kernel::avx2::f16c::F16>()
+                }
+                Isa::Avx512 => {
+                    return crate::kernel::avx512::f16c::kernels::<crate::kernel::avx512::f16c::F16>(
+                    )
+                }
+                Isa::Scalar | Isa::Portable => {}
+            }
+        }
+        kernels_for!(
+            isa,
+            Lanewise<f16>,
+            Lanewise<f16>,
+            Lanewise<f16>,
+            Lanewise<f16>
+        )
+    }
+}
+
+impl sealed::Sealed for bf16 {
+    type Factor = f32;
+    const ZERO: Self = bf16::ZERO;
+    #[inline(always)]
+    fn factor(f: f64) -> f32 {
+        f as f32
+    }
+    #[inline(always)]
+    fn lane(self, s: f32, keep: u32) -> bf16 {
+        let x = f32::from_bits(u32::from(self.to_bits()) << 16);
+        bf16::from_bits(f32_to_bf16(x * s) & keep as u16)
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(f32::from_bits(u32::from(self.to_bits()) << 16))
+    }
+    fn from_f64(v: f64) -> Self {
+        bf16::from_f64(v)
+    }
+    fn kernels(isa: Isa) -> Kernels<bf16> {
+        kernels_for!(
+            isa,
+            Lanewise<bf16>,
+            Lanewise<bf16>,
+            Lanewise<bf16>,
+            Lanewise<bf16>
+        )
+    }
+}
+
+/// `f16` bits to `f32`, exactly, without branches: a NaN gets its quiet bit
+/// set and keeps its payload (as `half` does).
+#[inline(always)]
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
+    let h = u32::from(h);
+    let sign = (h & 0x8000) << 16;
+    let exp = h & 0x7c00;
+    let man = h & 0x03ff;
+    let normal = ((h & 0x7fff) << 13) + ((127 - 15) << 23);
+    let quiet = if man != 0 { 0x0040_0000 } else { 0 };
+    let inf_nan = 0x7f80_0000 | quiet | (man << 13);
+    // Subnormals (and zero): `man` units of 2^-24, exact in `f32`.
+    let sub = (man as f32 * (1.0 / 16_777_216.0)).to_bits();
+    let mag = if exp == 0 {
+        sub
+    } else if exp == 0x7c00 {
+        inf_nan
+    } else {
+        normal
+    };
+    f32::from_bits(sign | mag)
+}
+
+/// `f32` to `f16` bits, rounding to nearest even, without branches: the
+/// same bits as `half::f16::from_f32` (subnormals rounded, not flushed;
+/// overflow to infinity; a NaN keeps its sign and top payload bits and
+/// becomes quiet).
+#[inline(always)]
+pub(crate) fn f32_to_f16(x: f32) -> u16 {
+    let b = x.to_bits();
+    let sign = (b >> 16) & 0x8000;
+    let a = b & 0x7fff_ffff;
+    let nan = 0x7e00 | ((a & 0x007f_ffff) >> 13);
+    // Normal results: rebias, then round the 13 dropped bits to nearest
+    // even by an integer add (a carry may step into the exponent, and into
+    // infinity, exactly as rounding should).
+    let odd = (a >> 13) & 1;
+    let normal = a.wrapping_add(((15u32.wrapping_sub(127)) << 23).wrapping_add(0x0fff + odd)) >> 13;
+    // Subnormal results: adding 0.5 (whose ulp, 2^-24, is the f16
+    // subnormal unit) rounds to nearest even in the FPU; the low bits are
+    // then the f16 mantissa (1024 = the smallest normal).
+    let sub = (f32::from_bits(a) + 0.5)
+        .to_bits()
+        .wrapping_sub(0x3f00_0000);
+    let mag = if a > 0x7f80_0000 {
+        nan
+    } else if a >= (127 + 16) << 23 {
+        0x7c00
+    } else if a < (127 - 14) << 23 {
+        sub
+    } else {
+        normal
+    };
+    (sign | mag) as u16
+}
+
+/// `f32` to `bf16` bits, rounding to nearest even, as
+/// `half::bf16::from_f32` (a NaN keeps its top bits and becomes quiet).
+#[inline(always)]
+pub(crate) fn f32_to_bf16(x: f32) -> u16 {
+    let b = x.to_bits();
+    let rounded = b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16;
+    let nan = (b >> 16) | 0x0040;
+    (if b & 0x7fff_ffff > 0x7f80_0000 {
+        nan
+    } else {
+        rounded
+    }) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `f16` widens as `half` widens it.
+    #[test]
+    fn f16_widening_matches_half() {
+        for h in 0..=u16::MAX {
+            let want = f16::from_bits(h).to_f32().to_bits();
+            assert_eq!(f16_to_f32(h).to_bits(), want, "{h:04x}");
+        }
+    }
+
+    /// `f32` to `f16` and `bf16` as `half` narrows, on every exponent and
+    /// around every rounding boundary (an exhaustive run over all 2^32
+    /// inputs passed once; this samples it).
+    #[test]
+    fn narrowing_matches_half() {
+        let mut state = 0x1234_5678u32;
+        let check = |b: u32| {
+            let x = f32::from_bits(b);
+            assert_eq!(f32_to_f16(x), f16::from_f32(x).to_bits(), "f16 {b:08x}");
+            assert_eq!(f32_to_bf16(x), bf16::from_f32(x).to_bits(), "bf16 {b:08x}");
+        };
+        for high in 0..=0x1ffu32 {
+            for low in [
+                0, 1, 0xfff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x7fff, 0x8000, 0x8001,
+            ] {
+                for m in [0u32, 0x3f_e000, 0x7f_e000, 0x40_0000] {
+                    check((high << 23) | ((m | low) & 0x7f_ffff));
+                }
+            }
+            for _ in 0..2000 {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                check((high << 23) | (state & 0x7f_ffff));
+            }
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! The public operations of [`Dropout`], generic over the [`Element`] type:
+//! validation and the rate edges here, the work in `driver` and `kernel`.
+
+use crate::config::Dropout;
+use crate::driver;
+use crate::element::Element;
+use crate::kernel::{MaskPtr, Piece};
+use crate::rule::{Edge, Infer};
+use crate::Error;
+
+/// Words a bit mask of `n` elements needs.
+pub fn mask_words(n: usize) -> usize {
+    n.div_ceil(64)
+}
+
+pub(crate) fn check_len(input: usize, output: usize) -> Result<(), Error> {
+    if input == output {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch { input, output })
+    }
+}
+
+fn check_offset(offset: u64, len: usize) -> Result<(), Error> {
+    match offset.checked_add(len as u64) {
+        Some(_) => Ok(()),
+        None => Err(Error::OffsetOverflow { offset, len }),
+    }
+}
+
+fn check_mask(elements: usize, needed: usize, given: usize) -> Result<(), Error> {
+    if given >= needed {
+        Ok(())
+    } else {
+        Err(Error::MaskTooSmall {
+            elements,
+            needed,
+            given,
+        })
+    }
+}
+
+/// The data of a forward call.
+enum Values<'a, E> {
+    /// Only a mask of this many elements.
+    None(usize),
+    Out(&'a [E], &'a mut [E]),
+    InPlace(&'a mut [E]),
+}
+
+/// The mask of a call: written by a forward call, read by a backward one.
+enum Mask<'a> {
+    None,
+    Bits(&'a mut [u64]),
+    Bytes(&'a mut [u8]),
+}
+
+impl Mask<'_> {
+    /// Checks that the mask covers `n` elements.
+    fn check(&self, n: usize) -> Result<(), Error> {
+        match self {
+            Mask::None => Ok(()),
+            Mask::Bits(w) => check_mask(n, mask_words(n), w.len()),
+            Mask::Bytes(b) => check_mask(n, n, b.len()),
+        }
+    }
+
+    /// Fills the mask of `n` elements with one decision (the rate edges);
+    /// bits past `n` in the last word are 0.
+    fn fill(self, n: usize, keep: bool) {
+        match self {
+            Mask::None => {}
+            Mask::Bits(w) => {
+                w[..n / 64].fill(if keep { u64::MAX } else { 0 });
+                if !n.is_multiple_of(64) {
+                    w[n / 64] = if keep { (1u64 << (n % 64)) - 1 } else { 0 };
+                }
+            }
+            Mask::Bytes(b) => b[..n].fill(u8::from(keep)),
+        }
+    }
+
+    fn ptr(self) -> MaskPtr {
+        match self {
+            Mask::None => MaskPtr::None,
+            Mask::Bits(w) => MaskPtr::Bits(w.as_mut_ptr()),
+            Mask::Bytes(b) => MaskPtr::Bytes(b.as_mut_ptr()),
+        }
+    }
+}
+
+impl Dropout {
+    /// Training forward pass, out of place: `y[i]` is `x[i]` times the
+    /// training factor if element `offset + i` of `stream` is kept, else
+    /// `+0.0`. Any [`Element`] type; the mask does not depend on it.
+    ///
+    /// `offset` is the global index of `x[0]` in the whole tensor: a tensor
+    /// computed in pieces, each with its own offset, equals the tensor
+    /// computed whole.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `x.len() != y.len()`;
+    /// [`Error::OffsetOverflow`] if `offset + x.len()` overflows. Nothing is
+    /// written on error.
+    ///
+    /// ```
+    /// use half::bf16;
+    /// let d = dropkit::Dropout::new(0.5)?.with_seed(3);
+    /// let x = [bf16::from_f32(1.5); 64];
+    /// let mut y = [bf16::ZERO; 64];
+    /// d.forward(0, 0, &x, &mut y)?;
+    /// assert!(y.iter().all(|v| *v == bf16::ZERO || *v == bf16::from_f32(3.0)));
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
+    pub fn forward<E: Element>(
+        &self,
+        stream: u64,
+        offset: u64,
+        x: &[E],
+        y: &mut [E],
+    ) -> Result<(), Error> {
+        self.forward_impl(stream, offset, Values::Out(x, y), Mask::None)
+    }
+
+    /// Training forward pass, in place. At rate 0 nothing is touched.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOverflow`] if `offset + x.len()` overflows.
+    pub fn forward_in_place<E: Element>(
+        &self,
+        stream: u64,
+        offset: u64,
+        x: &mut [E],
+    ) -> Result<(), Error> {
+        self.forward_impl(stream, offset, Values::InPlace(x), Mask::None)
+    }
+
+    /// [`Dropout::forward`] that also writes the keep mask, in the same pass:
+    /// bit `i % 64` of `mask[i / 64]` is 1 iff `y[i]` was kept; bits past
+    /// `x.len()` in the last word are 0.
+    ///
+    /// # Errors
+    /// As [`Dropout::forward`], and [`Error::MaskTooSmall`] if `mask` has
+    /// fewer than [`mask_words`]`(x.len())` words.
+    pub fn forward_with_mask<E: Element>(
+        &self,
+        stream: u64,
+        offset: u64,
+        x: &[E],
+        y: &mut [E],
+        mask: &mut [u64],
+    ) -> Result<(), Error> {
+        self.forward_impl(stream, offset, Values::Out(x, y), Mask::Bits(mask))
+    }
+
+    /// [`Dropout::forward`] that also writes one byte per element, 1 kept and
+    /// 0 dropped, in the same pass.
+    ///
+    /// # Errors
+    /// As [`Dropout::forward`], and [`Error::MaskTooSmall`] if
+    /// `mask.len() < x.len()`.
+    pub fn forward_with_byte_mask<E: Element>(
+        &self,
+        stream: u64,
+        offset: u64,
+        x: &[E],
+        y: &mut [E],
+        mask: &mut [u8],
+    ) -> Result<(), Error> {
+        self.forward_impl(stream, offset, Values::Out(x, y), Mask::Bytes(mask))
+    }
+
+    /// The keep bit mask of `n` elements alone (layout of
+    /// [`Dropout::forward_with_mask`]).
+    ///
+    /// # Errors
+    /// [`Error::MaskTooSmall`], [`Error::OffsetOverflow`].
+    pub fn mask_bits(
+        &self,
+        stream: u64,
+        offset: u64,
+        n: usize,
+        mask: &mut [u64],
+    ) -> Result<(), Error> {
+        self.forward_impl::<f32>(stream, offset, Values::None(n), Mask::Bits(mask))
+    }
+
+    /// The keep byte mask of `mask.len()` elements alone (1 kept, 0 dropped).
+    ///
+    /// # Errors
+    /// [`Error::OffsetOverflow`].
+    pub fn mask_bytes(&self, stream: u64, offset: u64, mask: &mut [u8]) -> Result<(), Error> {
+        let n = mask.len();
+        self.forward_impl::<f32>(stream, offset, Values::None(n), Mask::Bytes(mask))
+    }
+
+    /// Backward pass without any stored mask: the mask is regenerated from
+    /// `(seed, stream, offset)` by the forward kernel itself, so
+    /// `dx[i] = kept ? dy[i] * factor : +0.0` with exactly the forward's mask.
+    ///
+    /// # Errors
+    /// As [`Dropout::forward`].
+    pub fn backward<E: Element>(
+        &self,
+        stream: u64,
+        offset: u64,
+        dy: &[E],
+        dx: &mut [E],
+    ) -> Result<(), Error> {
+        self.forward(stream, offset, dy, dx)
+    }
+
+    /// [`Dropout::backward`] in place.
+    ///
+    /// # Errors
+    /// As [`Dropout::forward_in_place`].
+    pub fn backward_in_place<E: Element>(
+        &self,
+        stream: u64,
+        offset: u64,
+        dy: &mut [E],
+    ) -> Result<(), Error> {
+        self.forward_in_place(stream, offset, dy)
+    }
+
+    /// Backward pass from a bit mask written by the forward pass.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`], [`Error::MaskTooSmall`].
+    pub fn backward_from_mask<E: Element>(
+        &self,
+        mask: &[u64],
+        dy: &[E],
+        dx: &mut [E],
+    ) -> Result<(), Error> {
+        check_len(dy.len(), dx.len())?;
+        check_mask(dy.len(), mask_words(dy.len()), mask.len())?;
+        self.apply_impl(MaskPtr::Bits(mask.as_ptr().cast_mut()), Some(dy), dx)
+    }
+
+    /// [`Dropout::backward_from_mask`] in place.
+    ///
+    /// # Errors
+    /// [`Error::MaskTooSmall`].
+    pub fn backward_from_mask_in_place<E: Element>(
+        &self,
+        mask: &[u64],
+        dy: &mut [E],
+    ) -> Result<(), Error> {
+        check_mask(dy.len(), mask_words(dy.len()), mask.len())?;
+        self.apply_impl(MaskPtr::Bits(mask.as_ptr().cast_mut()), None, dy)
+    }
+
+    /// Backward pass from a byte mask (any non-zero byte means kept).
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`], [`Error::MaskTooSmall`].
+    pub fn backward_from_byte_mask<E: Element>(
+        &self,
+        mask: &[u8],
+        dy: &[E],
+        dx: &mut [E],
+    ) -> Result<(), Error> {
+        check_len(dy.len(), dx.len())?;
+        check_mask(dy.len(), dy.len(), mask.len())?;
+        self.apply_impl(MaskPtr::Bytes(mask.as_ptr().cast_mut()), Some(dy), dx)
+    }
+
+    /// [`Dropout::backward_from_byte_mask`] in place.
+    ///
+    /// # Errors
+    /// [`Error::MaskTooSmall`].
+    pub fn backward_from_byte_mask_in_place<E: Element>(
+        &self,
+        mask: &[u8],
+        dy: &mut [E],
+    ) -> Result<(), Error> {
+        check_mask(dy.len(), dy.len(), mask.len())?;
+        self.apply_impl(MaskPtr::Bytes(mask.as_ptr().cast_mut()), None, dy)
+    }
+
+    /// What the layer does at test time: the identity under
+    /// [`crate::Scaling::Inverted`]; under [`crate::Scaling::Classic`]
+    /// `x * q` by the element type's rule, and `+0.0` at rate 1.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `x.len() != y.len()`.
+    pub fn inference<E: Element>(&self, x: &[E], y: &mut [E]) -> Result<(), Error> {
+        check_len(x.len(), y.len())?;
+        match self.rule().inference() {
+            Infer::Identity => y.copy_from_slice(x),
+            Infer::Zero => y.fill(E::ZERO),
+            Infer::Scale(q) => {
+                let q = E::factor(q);
+                y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.times(q));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Dropout::inference`] in place (under Inverted it touches nothing).
+    ///
+    /// # Errors
+    /// Never fails today; the `Result` keeps the API uniform.
+    pub fn inference_in_place<E: Element>(&self, x: &mut [E]) -> Result<(), Error> {
+        match self.rule().inference() {
+            Infer::Identity => {}
+            Infer::Zero => x.fill(E::ZERO),
+            Infer::Scale(q) => {
+                let q = E::factor(q);
+                x.iter_mut().for_each(|v| *v = v.times(q));
+            }
+        }
+        Ok(())
+    }
+
+    fn forward_impl<E: Element>(
+        &self,
+        stream: u64,
+        offset: u64,
+        values: Values<'_, E>,
+        mask: Mask<'_>,
+    ) -> Result<(), Error> {
+        let n = match &values {
+            Values::None(n) => *n,
+            Values::Out(x, y) => {
+                check_len(x.len(), y.len())?;
+                x.len()
+            }
+            Values::InPlace(x) => x.len(),
+        };
+        mask.check(n)?;
+        check_offset(offset, n)?;
+        if n == 0 {
+            return Ok(());
+        }
+        match self.edge() {
+            Edge::KeepAll => {
+                if let Values::Out(x, y) = values {
+                    y.copy_from_slice(x);
+                }
+                mask.fill(n, true);
+            }
+            Edge::DropAll => {
+                if let Values::Out(_, y) | Values::InPlace(y) = values {
+                    y.fill(E::ZERO);
+                }
+                mask.fill(n, false);
+            }
+            Edge::Random => {
+                let (src, dst) = match values {
+                    Values::None(_) => (core::ptr::null(), core::ptr::null_mut()),
+                    Values::Out(x, y) => (x.as_ptr(), y.as_mut_ptr()),
+                    Values::InPlace(x) => {
+                        // One mutable pointer serves both sides.
+                        let p = x.as_mut_ptr();
+                        (p.cast_const(), p)
+                    }
+                };
+                let piece = Piece {
+                    src,
+                    dst,
+                    mask: mask.ptr(),
+                };
+                // SAFETY: the slices behind the piece hold at least `n`
+                // elements (checked above) and stay borrowed until the call
+                // returns; `offset + n` does not overflow; the rate is
+                // strictly between 0 and 1.
+                unsafe { driver::forward(self, stream, offset, n, piece) };
+            }
+        }
+        Ok(())
+    }
+
+    /// Backward from a stored mask: `dx = mask ? src * s : +0.0` with `src`
+    /// the gradient `dy`, or `dx` itself when `None` (in place). The caller
+    /// has checked the lengths of `src` and `mask` (only read, never
+    /// written, through the `*mut` of [`MaskPtr`]).
+    fn apply_impl<E: Element>(
+        &self,
+        mask: MaskPtr,
+        src: Option<&[E]>,
+        dx: &mut [E],
+    ) -> Result<(), Error> {
+        let n = dx.len();
+        match (self.edge(), src) {
+            (_, _) if n == 0 => {}
+            (Edge::KeepAll, Some(dy)) => dx.copy_from_slice(dy),
+            (Edge::KeepAll, None) => {}
+            (Edge::DropAll, _) => dx.fill(E::ZERO),
+            (Edge::Random, src) => {
+                let dst = dx.as_mut_ptr();
+                let src = src.map_or(dst.cast_const(), <[E]>::as_ptr);
+                // SAFETY: `src`, `dx` and the mask cover `n` elements
+                // (checked by the caller) and stay borrowed for the call;
+                // the mask is only read.
+                unsafe { driver::apply(self, n, Piece { src, dst, mask }) };
+            }
+        }
+        Ok(())
+    }
+}
