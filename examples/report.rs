@@ -4,13 +4,15 @@
 //! ```text
 //! cargo run --release --example report            # sizes up to 256M elements (1 GiB)
 //! cargo run --release --example report -- --quick # up to 16M
+//! cargo run --release --example report -- --types --quick # only the element-type table
 //! ```
 //!
 //! Each figure is the best of several timed batches (this machine is shared
 //! and noisy: absolute times drift, ratios taken in one run hold). f32,
 //! rate 0.1, one thread unless a column says otherwise.
 
-use dropkit::{mask_words, Dropout, Isa, Threading};
+use dropkit::half::{bf16, f16};
+use dropkit::{bench, mask_words, Dropout, Element, Isa, Threading};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -82,6 +84,10 @@ fn main() {
         sizes.push(1 << 28);
     }
     let isas = Isa::available();
+    if std::env::args().any(|a| a == "--types") {
+        types_table(&isas, quick);
+        return;
+    }
     let one = pool(1);
     let two = pool(2);
     let base = Dropout::new(0.1).expect("valid rate").with_seed(42);
@@ -90,7 +96,7 @@ fn main() {
 
     let mut header = format!("{:>10} {:>8}", "n", "copy");
     for isa in &isas {
-        header += &format!(" {:>17}", format!("{isa:?} (el/ns, x)"));
+        header += &format!(" {:>24}", format!("{isa:?} (el/ns, x, g)"));
     }
     header += &format!(
         " {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9}",
@@ -114,7 +120,13 @@ fn main() {
                 .unwrap()
                 .with_threading(Threading::Sequential);
             let t = best(|| d.forward(1, 0, black_box(&x), &mut y).unwrap(), n);
-            row += &format!(" {:>8.2} {:>7.2}x", n as f64 / (t * 1e9), t / copy);
+            let g = generator(isa, n);
+            row += &format!(
+                " {:>8.2} {:>7.2}x {:>5.2}g",
+                n as f64 / (t * 1e9),
+                t / copy,
+                t / g
+            );
         }
         // Auto: the defaults (best ISA, threading by size, the global rayon
         // pool: every core of this machine). The mask and backward ratios are
@@ -191,12 +203,15 @@ fn main() {
         "\n'auto' = default Dropout (best ISA, threads by size, global pool of {} threads);",
         rayon::current_num_threads()
     );
+    println!("per-ISA columns: elements/ns, x copy, and 'g' = time / the bare stream-v1 generator's time (same ISA, same run)");
     println!("'inplace x' = auto in-place time / copy time; '2thr speed' = 1-thread time / 2-thread time (forced split).");
     println!(
         "last four columns, one thread, best ISA, each against the plain forward of the same run:"
     );
     println!("'+bits x' = forward writing a bit mask; 'bwd x' = mask-free backward;");
     println!("'bwdbits x' / 'bwdbyte x' = backward from a bit / byte mask.");
+
+    types_table(&isas, quick);
 
     // Where two threads start to beat one (Threading::Auto's thresholds):
     // called from outside any pool (the rayon global pool must be woken),
@@ -220,6 +235,90 @@ fn main() {
             ts * 1e9,
             tp * 1e9,
             ti * 1e9
+        );
+    }
+}
+
+/// Seconds for the bare stream-v1 generator over `n` indices on `isa`, one
+/// thread (words only: the limit of any forward on that ISA).
+fn generator(isa: Isa, n: usize) -> f64 {
+    best(
+        || {
+            black_box(bench::stream_words(isa, 42, 1, 0, black_box(n)).unwrap());
+        },
+        n,
+    )
+}
+
+/// Forward seconds per call of element type `E`, one thread, on `isa`.
+fn forward_time<E: Element + Copy>(isa: Isa, n: usize, x: E) -> f64 {
+    let d = Dropout::new(0.1)
+        .unwrap()
+        .with_seed(42)
+        .with_isa(isa)
+        .unwrap()
+        .with_threading(Threading::Sequential);
+    let x = vec![x; n];
+    let mut y = x.clone();
+    best(|| d.forward(1, 0, black_box(&x), &mut y).unwrap(), n)
+}
+
+/// Copy seconds per call of `bytes` bytes.
+fn copy_time(bytes: usize) -> f64 {
+    let x = vec![1u8; bytes];
+    let mut y = vec![0u8; bytes];
+    best(|| y.copy_from_slice(black_box(&x)), bytes / 4)
+}
+
+/// Every element type against `f32` in cache and against max(copy of the
+/// same bytes, the same forward in cache) from memory, one thread per ISA.
+fn types_table(isas: &[Isa], quick: bool) {
+    println!("\nelement types, one thread, rate 0.1 (el/ns; 'vs f32' = el/ns ratio to f32 at 4096, same ISA;");
+    println!("'mem' = time / max(copy of the same bytes, the same forward at 4096 scaled to n)):");
+    println!(
+        "{:>9} {:>5} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "isa", "type", "gen 4K", "4096", "vs f32", "vs gen", "1M mem", "16M mem"
+    );
+    let big: &[usize] = if quick {
+        &[1 << 20]
+    } else {
+        &[1 << 20, 1 << 24]
+    };
+    for &isa in isas {
+        let g = generator(isa, 4096);
+        let f32_small = forward_time(isa, 4096, 1.5f32);
+        let row = |name: &str, size: usize, small: f64, timed: &dyn Fn(usize) -> f64| {
+            let mut line = format!(
+                "{:>9} {:>5} {:>8.2} {:>9.2} {:>7.2}x {:>7.2}x",
+                format!("{isa:?}"),
+                name,
+                4096.0 / (g * 1e9),
+                4096.0 / (small * 1e9),
+                f32_small / small,
+                small / g
+            );
+            for &n in big {
+                let t = timed(n);
+                let limit = copy_time(n * size).max(small * n as f64 / 4096.0);
+                line += &format!(" {:>7.2}x", t / limit);
+            }
+            println!("{line}");
+        };
+        row("f32", 4, f32_small, &|n| forward_time(isa, n, 1.5f32));
+        row("f64", 8, forward_time(isa, 4096, 1.5f64), &|n| {
+            forward_time(isa, n, 1.5f64)
+        });
+        row(
+            "f16",
+            2,
+            forward_time(isa, 4096, f16::from_f32(1.5)),
+            &|n| forward_time(isa, n, f16::from_f32(1.5)),
+        );
+        row(
+            "bf16",
+            2,
+            forward_time(isa, 4096, bf16::from_f32(1.5)),
+            &|n| forward_time(isa, n, bf16::from_f32(1.5)),
         );
     }
 }

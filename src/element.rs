@@ -76,6 +76,9 @@ macro_rules! kernels_for {
 }
 
 use crate::kernel::data::Lanewise;
+use crate::kernel::portable::{Bf16 as PortableBf16, F16 as PortableF16};
+#[cfg(target_arch = "x86_64")]
+use crate::kernel::ymm::{Bf16 as X86Bf16, F32 as X86F32, F64 as X86F64};
 
 impl sealed::Sealed for f32 {
     type Factor = f32;
@@ -95,14 +98,12 @@ impl sealed::Sealed for f32 {
         v as f32
     }
     fn kernels(isa: Isa) -> Kernels<f32> {
-        #[cfg(target_arch = "x86_64")]
-        use crate::kernel::{avx2::F32 as Avx2F32, avx512::F32 as Avx512F32};
         kernels_for!(
             isa,
             Lanewise<f32>,
             crate::kernel::portable::F32,
-            Avx2F32,
-            Avx512F32
+            X86F32,
+            X86F32
         )
     }
 }
@@ -126,13 +127,7 @@ impl sealed::Sealed for f64 {
         v
     }
     fn kernels(isa: Isa) -> Kernels<f64> {
-        kernels_for!(
-            isa,
-            Lanewise<f64>,
-            Lanewise<f64>,
-            Lanewise<f64>,
-            Lanewise<f64>
-        )
+        kernels_for!(isa, Lanewise<f64>, Lanewise<f64>, X86F64, X86F64)
     }
 }
 
@@ -171,7 +166,7 @@ impl sealed::Sealed for f16 {
         kernels_for!(
             isa,
             Lanewise<f16>,
-            Lanewise<f16>,
+            PortableF16,
             Lanewise<f16>,
             Lanewise<f16>
         )
@@ -197,13 +192,7 @@ impl sealed::Sealed for bf16 {
         bf16::from_f64(v)
     }
     fn kernels(isa: Isa) -> Kernels<bf16> {
-        kernels_for!(
-            isa,
-            Lanewise<bf16>,
-            Lanewise<bf16>,
-            Lanewise<bf16>,
-            Lanewise<bf16>
-        )
+        kernels_for!(isa, Lanewise<bf16>, PortableBf16, X86Bf16, X86Bf16)
     }
 }
 

@@ -1,7 +1,6 @@
 //! AVX2: the 16 lanes are two `__m256i`. Reached only after runtime detection
 //! (see `isa`), through the `#[target_feature]` entry points below.
 
-use super::data::Data;
 use super::lanes::LANE_BITS;
 use super::ymm::{f16c_module, ymm_pair_methods};
 use super::{Gen16, LANES};
@@ -21,16 +20,6 @@ const SIGN: i32 = i32::MIN;
 unsafe fn rotl<const L: i32, const R: i32>(a: __m256i) -> __m256i {
     // SAFETY: AVX2 is available (caller's contract).
     unsafe { _mm256_or_si256(_mm256_slli_epi32::<L>(a), _mm256_srli_epi32::<R>(a)) }
-}
-
-/// `keep ? x * s : +0.0` on 8 lanes (`keep` all-ones or zero).
-///
-/// # Safety
-/// AVX is available.
-#[inline(always)]
-unsafe fn select(keep: __m256, x: __m256, s: __m256) -> __m256 {
-    // SAFETY: AVX is available (caller's contract).
-    unsafe { _mm256_and_ps(_mm256_mul_ps(x, s), keep) }
 }
 
 // SAFETY: every method uses AVX2 (and the SSSE3 and AVX it implies) only; the
@@ -113,29 +102,6 @@ unsafe impl Gen16 for Avx2 {
     }
 }
 
-/// `f32`: one multiply and an and with the keep lanes, per half.
-pub(crate) struct F32;
-
-// SAFETY: AVX instructions only (implied by the AVX2 entry points).
-unsafe impl Data<Avx2> for F32 {
-    type E = f32;
-    type S = __m256;
-    #[inline(always)]
-    unsafe fn splat(s: f32) -> __m256 {
-        // SAFETY: AVX is available (trait contract).
-        unsafe { _mm256_set1_ps(s) }
-    }
-    #[inline(always)]
-    unsafe fn apply16(src: *const f32, dst: *mut f32, s: __m256, k: (__m256, __m256)) {
-        // SAFETY: AVX is available; both pointers hold 16 floats.
-        unsafe {
-            let (x0, x1) = (_mm256_loadu_ps(src), _mm256_loadu_ps(src.add(8)));
-            _mm256_storeu_ps(dst, select(k.0, x0, s));
-            _mm256_storeu_ps(dst.add(8), select(k.1, x1, s));
-        }
-    }
-}
-
 super::entry_points!(Avx2, "avx2");
 super::generator_entry!(Avx2, "avx2");
-f16c_module!(Avx2, "avx2,f16c", super::select);
+f16c_module!(Avx2, "avx2,f16c");

@@ -13,7 +13,6 @@
 //! microbenchmark, one thread, data in L1). With all 32 vector registers the
 //! two-block state fits without spills.
 
-use super::data::Data;
 use super::ymm::{f16c_module, ymm_pair_methods};
 use super::{Gen16, LANES};
 use core::arch::x86_64::*;
@@ -21,16 +20,6 @@ use core::arch::x86_64::*;
 /// Sixteen `u32` lanes as two 256-bit halves (lanes 0..8, 8..16).
 #[derive(Clone, Copy)]
 pub(crate) struct Avx512(__m256i, __m256i);
-
-/// `keep ? x * s : +0.0` on 8 lanes, one zero-masked multiply.
-///
-/// # Safety
-/// AVX-512F and VL are available.
-#[inline(always)]
-unsafe fn select(keep: __mmask8, x: __m256, s: __m256) -> __m256 {
-    // SAFETY: AVX-512F/VL are available (caller's contract).
-    unsafe { _mm256_maskz_mul_ps(keep, x, s) }
-}
 
 // SAFETY: every method uses AVX-512F/VL and the AVX2 they imply only; the
 // trait contract requires them, which `isa` checks before any entry point.
@@ -116,29 +105,6 @@ unsafe impl Gen16 for Avx512 {
     }
 }
 
-/// `f32`: one zero-masked multiply per half.
-pub(crate) struct F32;
-
-// SAFETY: AVX-512F/VL instructions only, enabled by the entry points.
-unsafe impl Data<Avx512> for F32 {
-    type E = f32;
-    type S = __m256;
-    #[inline(always)]
-    unsafe fn splat(s: f32) -> __m256 {
-        // SAFETY: AVX is available (trait contract).
-        unsafe { _mm256_set1_ps(s) }
-    }
-    #[inline(always)]
-    unsafe fn apply16(src: *const f32, dst: *mut f32, s: __m256, k: (__mmask8, __mmask8)) {
-        // SAFETY: AVX-512F/VL are available; both pointers hold 16 floats.
-        unsafe {
-            let (x0, x1) = (_mm256_loadu_ps(src), _mm256_loadu_ps(src.add(8)));
-            _mm256_storeu_ps(dst, select(k.0, x0, s));
-            _mm256_storeu_ps(dst.add(8), select(k.1, x1, s));
-        }
-    }
-}
-
 super::entry_points!(Avx512, "avx512f,avx512vl");
 super::generator_entry!(Avx512, "avx512f,avx512vl");
-f16c_module!(Avx512, "avx512f,avx512vl,f16c", super::select);
+f16c_module!(Avx512, "avx512f,avx512vl,f16c");

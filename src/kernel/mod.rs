@@ -35,7 +35,7 @@ pub(crate) mod scalar;
 pub(crate) mod sink;
 pub(crate) mod walk;
 #[cfg(target_arch = "x86_64")]
-mod ymm;
+pub(crate) mod ymm;
 
 pub use lanes::Gen16;
 

@@ -5,7 +5,8 @@
 use super::data::Data;
 use super::lanes::LANE_BITS;
 use super::{Gen16, LANES};
-use wide::{bytemuck::cast, f32x16, u32x16};
+use half::{bf16, f16};
+use wide::{bytemuck::cast, f32x16, i32x16, u16x16, u32x16};
 
 /// Sixteen `u32` lanes as a `wide::u32x16`.
 #[derive(Clone, Copy)]
@@ -105,6 +106,129 @@ unsafe impl Data<Portable> for F32 {
             let x = f32x16::new(src.cast::<[f32; LANES]>().read_unaligned());
             let y: f32x16 = cast(cast::<f32x16, u32x16>(x * s) & k);
             dst.cast::<[f32; LANES]>().write_unaligned(y.to_array());
+        }
+    }
+}
+
+/// Sixteen 16-bit elements at `p`, zero-extended to 32-bit lanes.
+///
+/// # Safety
+/// `p` is valid for reading 16 `u16`.
+#[inline(always)]
+unsafe fn load_u16x16<T>(p: *const T) -> u32x16 {
+    // SAFETY: the caller guarantees 16 readable `u16`.
+    u32x16::from(u16x16::new(unsafe {
+        p.cast::<[u16; LANES]>().read_unaligned()
+    }))
+}
+
+/// Stores the low 16 bits of each lane at `p`.
+///
+/// # Safety
+/// `p` is valid for writing 16 `u16`.
+#[inline(always)]
+unsafe fn store_u16x16<T>(p: *mut T, v: u32x16) {
+    let v = v.to_array().map(|w| w as u16);
+    // SAFETY: the caller guarantees 16 writable `u16`.
+    unsafe { p.cast::<[u16; LANES]>().write_unaligned(v) }
+}
+
+/// Unsigned-free compare: `a > b` on lanes below 2^31.
+#[inline(always)]
+fn gt(a: u32x16, b: u32) -> u32x16 {
+    cast(cast::<u32x16, i32x16>(a).simd_gt(i32x16::splat(b as i32)))
+}
+
+/// `bf16`: a shift widens, one `f32` multiply, select, round to nearest
+/// even with integer operations (as `half::bf16::from_f32`).
+pub(crate) struct Bf16;
+
+// SAFETY: `wide` uses compile-time instructions only; pointers as the trait
+// requires.
+unsafe impl Data<Portable> for Bf16 {
+    type E = bf16;
+    type S = f32x16;
+    #[inline(always)]
+    unsafe fn splat(s: f32) -> f32x16 {
+        f32x16::splat(s)
+    }
+    #[inline(always)]
+    unsafe fn apply16(src: *const bf16, dst: *mut bf16, s: f32x16, k: u32x16) {
+        // SAFETY: the caller guarantees 16 valid elements at each pointer.
+        unsafe {
+            let x: f32x16 = cast(load_u16x16(src) << 16);
+            let y = x * s;
+            let b = cast::<f32x16, u32x16>(y) & k;
+            // A NaN gets no rounding bias; it is already quiet (it came
+            // out of a multiply), as `from_f32` makes it.
+            let nan: u32x16 = cast(y.is_nan());
+            let bias = (((b >> 16) & u32x16::splat(1)) + u32x16::splat(0x7fff)) & !nan;
+            store_u16x16(dst, (b + bias) >> 16);
+        }
+    }
+}
+
+/// `f16`: exact integer widening, one `f32` multiply, select, and the
+/// rounding of `half::f16::from_f32` in integer lanes (subnormal results
+/// rounded by one `f32` add, exact).
+pub(crate) struct F16;
+
+/// `f16` bits (zero-extended) to `f32`, as `half`'s `to_f32` (a NaN is made
+/// quiet).
+#[inline(always)]
+fn widen_f16(h: u32x16) -> f32x16 {
+    let sign = (h & u32x16::splat(0x8000)) << 16;
+    let em = h & u32x16::splat(0x7fff);
+    let exp = em & u32x16::splat(0x7c00);
+    let man = em & u32x16::splat(0x03ff);
+    let normal = (em << 13) + u32x16::splat((127 - 15) << 23);
+    let quiet = !man.simd_eq(u32x16::splat(0)) & u32x16::splat(0x0040_0000);
+    let inf_nan = (em << 13) | u32x16::splat(0x7f80_0000) | quiet;
+    // Subnormals: 2^-14 * (1 + man / 1024) - 2^-14 = man * 2^-24, exact.
+    let biased: f32x16 = cast(normal + u32x16::splat(1 << 23));
+    let sub: u32x16 = cast(biased - f32x16::splat(f32::from_bits(113 << 23)));
+    let mag = exp.simd_eq(u32x16::splat(0)).select(
+        sub,
+        exp.simd_eq(u32x16::splat(0x7c00)).select(inf_nan, normal),
+    );
+    cast(sign | mag)
+}
+
+/// `f32` to `f16` bits in the low half of each lane, as `half`'s `from_f32`.
+#[inline(always)]
+fn narrow_f16(y: f32x16) -> u32x16 {
+    let b: u32x16 = cast(y);
+    let sign = (b >> 16) & u32x16::splat(0x8000);
+    let a = b & u32x16::splat(0x7fff_ffff);
+    let nan = u32x16::splat(0x7e00) | ((a & u32x16::splat(0x007f_ffff)) >> 13);
+    let odd = (a >> 13) & u32x16::splat(1);
+    let rebias = ((15u32.wrapping_sub(127)) << 23).wrapping_add(0x0fff);
+    let normal = (a + u32x16::splat(rebias) + odd) >> 13;
+    let half_f: f32x16 = cast(a);
+    let sub = cast::<f32x16, u32x16>(half_f + f32x16::splat(0.5)) - u32x16::splat(0x3f00_0000);
+    let tiny =
+        cast::<i32x16, u32x16>(i32x16::splat((127 - 14) << 23).simd_gt(cast::<u32x16, i32x16>(a)));
+    let mag = gt(a, 0x7f80_0000).select(
+        nan,
+        gt(a, ((127 + 16) << 23) - 1).select(u32x16::splat(0x7c00), tiny.select(sub, normal)),
+    );
+    sign | mag
+}
+
+// SAFETY: as for `Bf16`.
+unsafe impl Data<Portable> for F16 {
+    type E = f16;
+    type S = f32x16;
+    #[inline(always)]
+    unsafe fn splat(s: f32) -> f32x16 {
+        f32x16::splat(s)
+    }
+    #[inline(always)]
+    unsafe fn apply16(src: *const f16, dst: *mut f16, s: f32x16, k: u32x16) {
+        // SAFETY: the caller guarantees 16 valid elements at each pointer.
+        unsafe {
+            let y = widen_f16(load_u16x16(src)) * s;
+            store_u16x16(dst, narrow_f16(y) & k);
         }
     }
 }

@@ -4,6 +4,8 @@
 //! conversions. Only the rotates, the compare, the keep type and the masked
 //! multiply differ.
 
+use super::data::Data;
+use super::Gen16;
 use core::arch::x86_64::*;
 
 /// `(high, low)` of the eight 32x32-bit products of `a` and `m`.
@@ -147,50 +149,200 @@ macro_rules! ymm_pair_methods {
 }
 pub(super) use ymm_pair_methods;
 
-/// A module `f16c` with the F16C `f16` data side of generator `$G` (keep
-/// type `(K, K)`, applied by `$select(keep half, product)`) and its entry
-/// points under `$feat`.
+/// The keep word of 8 lanes on an x86 generator: lane masks (AVX2) or a
+/// mask register (AVX-512), and the selects the data sides need.
+///
+/// # Safety
+/// Implemented only for the keep halves of generators whose contract
+/// guarantees AVX2 (and, for `__mmask8`, AVX-512F/VL); the methods may use
+/// those instructions.
+pub(super) unsafe trait HalfKeep: Copy {
+    /// `keep ? x * s : +0.0` on 8 `f32` lanes (one multiply).
+    unsafe fn mul_ps(self, x: __m256, s: __m256) -> __m256;
+    /// The same on 4 `f64` lanes: lanes 4..8 of the half if `HIGH`, else
+    /// lanes 0..4.
+    unsafe fn mul_pd<const HIGH: bool>(self, x: __m256d, s: __m256d) -> __m256d;
+}
+
+// SAFETY: AVX2 instructions only; AVX2 generators guarantee them.
+unsafe impl HalfKeep for __m256 {
+    #[inline(always)]
+    unsafe fn mul_ps(self, x: __m256, s: __m256) -> __m256 {
+        // SAFETY: AVX is available (trait contract).
+        unsafe { _mm256_and_ps(_mm256_mul_ps(x, s), self) }
+    }
+    #[inline(always)]
+    unsafe fn mul_pd<const HIGH: bool>(self, x: __m256d, s: __m256d) -> __m256d {
+        // SAFETY: AVX2 is available (trait contract).
+        unsafe {
+            let m = _mm256_castps_si256(self);
+            let m = if HIGH {
+                _mm256_extracti128_si256::<1>(m)
+            } else {
+                _mm256_castsi256_si128(m)
+            };
+            let wide = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(m));
+            _mm256_and_pd(_mm256_mul_pd(x, s), wide)
+        }
+    }
+}
+
+// SAFETY: AVX-512F/VL instructions only; the AVX-512 generator guarantees
+// them.
+unsafe impl HalfKeep for __mmask8 {
+    #[inline(always)]
+    unsafe fn mul_ps(self, x: __m256, s: __m256) -> __m256 {
+        // SAFETY: AVX-512F/VL are available (trait contract).
+        unsafe { _mm256_maskz_mul_ps(self, x, s) }
+    }
+    #[inline(always)]
+    unsafe fn mul_pd<const HIGH: bool>(self, x: __m256d, s: __m256d) -> __m256d {
+        let k = if HIGH { self >> 4 } else { self };
+        // SAFETY: AVX-512F/VL are available (trait contract).
+        unsafe { _mm256_maskz_mul_pd(k, x, s) }
+    }
+}
+
+/// `f32`: one multiply and select per half.
+pub(crate) struct F32;
+
+// SAFETY: AVX loads and stores and `HalfKeep`'s selects, which the
+// generator's ISA runs; pointers as the trait requires.
+unsafe impl<G: Gen16<Keep = (K, K)>, K: HalfKeep> Data<G> for F32 {
+    type E = f32;
+    type S = __m256;
+    #[inline(always)]
+    unsafe fn splat(s: f32) -> __m256 {
+        // SAFETY: AVX is available (trait contract).
+        unsafe { _mm256_set1_ps(s) }
+    }
+    #[inline(always)]
+    unsafe fn apply16(src: *const f32, dst: *mut f32, s: __m256, k: (K, K)) {
+        // SAFETY: the ISA is available; both pointers hold 16 floats.
+        unsafe {
+            let (x0, x1) = (_mm256_loadu_ps(src), _mm256_loadu_ps(src.add(8)));
+            _mm256_storeu_ps(dst, k.0.mul_ps(x0, s));
+            _mm256_storeu_ps(dst.add(8), k.1.mul_ps(x1, s));
+        }
+    }
+}
+
+/// `f64`: four registers of 4 lanes, one multiply and select each.
+pub(crate) struct F64;
+
+// SAFETY: as for `F32`.
+unsafe impl<G: Gen16<Keep = (K, K)>, K: HalfKeep> Data<G> for F64 {
+    type E = f64;
+    type S = __m256d;
+    #[inline(always)]
+    unsafe fn splat(s: f64) -> __m256d {
+        // SAFETY: AVX is available (trait contract).
+        unsafe { _mm256_set1_pd(s) }
+    }
+    #[inline(always)]
+    unsafe fn apply16(src: *const f64, dst: *mut f64, s: __m256d, k: (K, K)) {
+        // SAFETY: the ISA is available; both pointers hold 16 doubles.
+        unsafe {
+            let x = [0, 4, 8, 12].map(|i| _mm256_loadu_pd(src.add(i)));
+            _mm256_storeu_pd(dst, k.0.mul_pd::<false>(x[0], s));
+            _mm256_storeu_pd(dst.add(4), k.0.mul_pd::<true>(x[1], s));
+            _mm256_storeu_pd(dst.add(8), k.1.mul_pd::<false>(x[2], s));
+            _mm256_storeu_pd(dst.add(12), k.1.mul_pd::<true>(x[3], s));
+        }
+    }
+}
+
+/// `bf16`: widen by a shift, one `f32` multiply and select, round back to
+/// nearest even with integer operations (NaN kept and made quiet, exactly
+/// as `half::bf16::from_f32`).
+pub(crate) struct Bf16;
+
+/// Eight `f32` (as bits) to `bf16` in the low half of each 32-bit lane.
+///
+/// # Safety
+/// AVX2 is available.
+#[inline(always)]
+unsafe fn narrow_bf16(y: __m256) -> __m256i {
+    // SAFETY: AVX2 is available (caller's contract).
+    unsafe {
+        let b = _mm256_castps_si256(y);
+        let lsb = _mm256_and_si256(_mm256_srli_epi32::<16>(b), _mm256_set1_epi32(1));
+        // A NaN gets no rounding bias (its carry could reach the sign); it
+        // is quiet already (it came out of a multiply), as `from_f32` makes it.
+        let nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(y, y));
+        let bias = _mm256_andnot_si256(nan, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+        _mm256_srli_epi32::<16>(_mm256_add_epi32(b, bias))
+    }
+}
+
+// SAFETY: AVX2 instructions and `HalfKeep`'s selects; pointers as the trait
+// requires.
+unsafe impl<G: Gen16<Keep = (K, K)>, K: HalfKeep> Data<G> for Bf16 {
+    type E = half::bf16;
+    type S = __m256;
+    #[inline(always)]
+    unsafe fn splat(s: f32) -> __m256 {
+        // SAFETY: AVX is available (trait contract).
+        unsafe { _mm256_set1_ps(s) }
+    }
+    #[inline(always)]
+    unsafe fn apply16(src: *const half::bf16, dst: *mut half::bf16, s: __m256, k: (K, K)) {
+        // SAFETY: AVX2 is available; both pointers hold 16 `bf16`.
+        unsafe {
+            // Quads (0-3, 8-11 | 4-7, 12-15), so that unpacking each 128-bit
+            // lane puts elements 0..8 in `lo` and 8..16 in `hi`, each in the
+            // high half of a 32-bit lane: exactly its `f32` widening.
+            let h = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_loadu_si256(src.cast()));
+            let zero = _mm256_setzero_si256();
+            let lo = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, h));
+            let hi = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, h));
+            let lo = narrow_bf16(k.0.mul_ps(lo, s));
+            let hi = narrow_bf16(k.1.mul_ps(hi, s));
+            // packus works per 128-bit lane: quads (0-3, 8-11 | 4-7, 12-15).
+            let packed = _mm256_packus_epi32(lo, hi);
+            let ordered = _mm256_permute4x64_epi64::<0b11_01_10_00>(packed);
+            _mm256_storeu_si256(dst.cast(), ordered);
+        }
+    }
+}
+
+/// A module `f16c` with the entry points of the F16C `f16` data side for
+/// generator `$G`, under `$feat` (which includes `f16c`).
 macro_rules! f16c_module {
-    ($G:ident, $feat:literal, $select:path) => {
+    ($G:ident, $feat:literal) => {
         /// `f16` through F16C: widen 16 elements, one `f32` multiply,
         /// select, round back to nearest even. Reached only where the CPU has
         /// F16C as well.
         pub(crate) mod f16c {
             use super::$G;
-            use core::arch::x86_64::*;
-
-            /// The F16C data side.
-            pub(crate) struct F16;
-
-            // SAFETY: uses this ISA's and F16C's instructions only, which
-            // the entry points below enable and the dispatcher checks.
-            unsafe impl crate::kernel::data::Data<$G> for F16 {
-                type E = half::f16;
-                type S = __m256;
-                #[inline(always)]
-                unsafe fn splat(s: f32) -> __m256 {
-                    // SAFETY: AVX is available (trait contract).
-                    unsafe { _mm256_set1_ps(s) }
-                }
-                #[inline(always)]
-                unsafe fn apply16(
-                    src: *const half::f16,
-                    dst: *mut half::f16,
-                    s: __m256,
-                    k: <$G as crate::kernel::Gen16>::Keep,
-                ) {
-                    // SAFETY: the ISA and F16C are available and both
-                    // pointers hold 16 elements (trait contract).
-                    unsafe {
-                        let x = crate::kernel::ymm::load_f16x16(src);
-                        let y = ($select(k.0, x.0, s), $select(k.1, x.1, s));
-                        crate::kernel::ymm::store_f16x16(dst, y);
-                    }
-                }
-            }
+            pub(crate) use crate::kernel::ymm::F16c as F16;
 
             crate::kernel::entry_points!($G, $feat);
         }
     };
 }
 pub(super) use f16c_module;
+
+/// `f16` through F16C (only behind entry points that enable it).
+pub(crate) struct F16c;
+
+// SAFETY: F16C and AVX instructions and `HalfKeep`'s selects; only
+// instantiated behind entry points that enable F16C, reached after
+// detection.
+unsafe impl<G: Gen16<Keep = (K, K)>, K: HalfKeep> Data<G> for F16c {
+    type E = half::f16;
+    type S = __m256;
+    #[inline(always)]
+    unsafe fn splat(s: f32) -> __m256 {
+        // SAFETY: AVX is available (trait contract).
+        unsafe { _mm256_set1_ps(s) }
+    }
+    #[inline(always)]
+    unsafe fn apply16(src: *const half::f16, dst: *mut half::f16, s: __m256, k: (K, K)) {
+        // SAFETY: AVX and F16C are available; both pointers hold 16 `f16`.
+        unsafe {
+            let x = load_f16x16(src);
+            store_f16x16(dst, (k.0.mul_ps(x.0, s), k.1.mul_ps(x.1, s)));
+        }
+    }
+}
