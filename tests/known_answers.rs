@@ -121,3 +121,33 @@ fn keep_bits_known_answers() {
         }
     }
 }
+
+/// For `0 < rate <= 2^-54`, `q = 1 - rate` rounds to 1.0 and `T` to
+/// `2^32 - 1`: the element whose word is `0xffffffff` is still dropped. Index
+/// 3575652348 of seed 0, stream 0 is such an element (found by scanning the
+/// first 2^32 indices).
+#[test]
+fn a_tiny_rate_still_drops_the_all_ones_word() {
+    const G: u64 = 3_575_652_348;
+    assert_eq!(reference::random_word(0, 0, G), u32::MAX);
+    for rate in [f64::MIN_POSITIVE, 1e-300, 2f64.powi(-54), 1e-17] {
+        let d = Dropout::new(rate).unwrap();
+        assert_eq!(d.keep_prob(), 1.0, "q rounds to 1 at rate {rate}");
+        let keep = common::rkeep(&d, 0, G - 5, 11);
+        assert_eq!(
+            keep,
+            (0..11).map(|i| i != 5).collect::<Vec<_>>(),
+            "oracle at {rate}"
+        );
+        for isa in Isa::available() {
+            let d = d.with_isa(isa).unwrap();
+            let x = [1.0f32; 11];
+            let mut y = [0.0f32; 11];
+            d.forward(0, G - 5, &x, &mut y).unwrap();
+            let got: Vec<bool> = y.iter().map(|&v| v != 0.0).collect();
+            assert_eq!(got, keep, "{isa:?} at rate {rate}");
+        }
+    }
+    // Rate 2^-53 is the largest whose q is not 1; nothing special there.
+    assert!(Dropout::new(2f64.powi(-53)).unwrap().keep_prob() < 1.0);
+}

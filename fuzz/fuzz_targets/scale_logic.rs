@@ -1,14 +1,18 @@
 //! Threshold and scale invariants for any rate and length: `T` falls as the
 //! rate rises, kept = `x * s` exactly, dropped = `+0.0`, inverted inference
 //! is the identity, classic inference is `x * q`, and the training mean
-//! matches inference on large draws. No panic anywhere.
+//! matches inference on large draws. No panic anywhere. Values in the
+//! element type the input picks, by that type's rule.
 #![no_main]
 
 use dropkit::{mask_words, Dropout, Scaling};
-use dropkit_fuzz::{bits, Case};
+use dropkit_fuzz::{bits, for_case_type, Case, FuzzElem};
+use dropkit_reference::Value;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|case: Case| {
+fuzz_target!(|case: Case| for_case_type!(case, check));
+
+fn check<E: FuzzElem>(case: &Case) {
     let rate = case.rate();
     let Ok(d) = Dropout::new(rate) else {
         assert!(Dropout::with_keep_prob(rate).is_err() || (0.0..=1.0).contains(&rate));
@@ -25,39 +29,40 @@ fuzz_target!(|case: Case| {
         "T not monotone: {rate} vs {other}"
     );
 
-    // Kept = x * s exactly, dropped = +0.0, as the mask says.
-    let (x, offset) = (case.input(), case.offset());
-    let mut y = vec![0f32; x.len()];
+    // Kept = x * s exactly (the type's rule: one multiply by the factor
+    // rounded once to the type's factor type), dropped = +0.0, as the mask
+    // says.
+    let (x, offset) = (case.input_of::<E>(), case.offset());
+    let mut y = x.clone();
     let mut m = vec![0u64; mask_words(x.len())];
     d.forward_with_mask(case.stream, offset, &x, &mut y, &mut m)
         .unwrap();
     for i in 0..x.len() {
         let kept = m[i / 64] >> (i % 64) & 1 == 1;
         if rate == 0.0 {
-            assert!(kept && y[i].to_bits() == x[i].to_bits());
+            assert!(kept && y[i].bits() == x[i].bits());
         } else if kept {
-            assert_eq!(y[i].to_bits(), (x[i] * d.scale()).to_bits());
+            assert_eq!(y[i].bits(), Value::times(x[i], d.training_factor()).bits());
         } else {
-            assert_eq!(y[i].to_bits(), 0);
+            assert_eq!(y[i].bits(), 0);
         }
     }
 
     // Inference.
-    let mut inf = vec![0f32; x.len()];
+    let mut inf = x.clone();
     d.inference(&x, &mut inf).unwrap();
     match d.scaling() {
         Scaling::Inverted => assert_eq!(bits(&inf), bits(&x)),
-        Scaling::Classic => {
-            let q = d.keep_prob() as f32;
+        _ => {
             for (a, b) in x.iter().zip(&inf) {
                 let want = if rate == 0.0 {
-                    *a
-                } else if q == 0.0 {
-                    0.0
+                    a.bits()
+                } else if rate == 1.0 {
+                    0
                 } else {
-                    a * q
+                    Value::times(*a, d.keep_prob()).bits()
                 };
-                assert_eq!(b.to_bits(), want.to_bits());
+                assert_eq!(b.bits(), want);
             }
         }
     }
@@ -80,4 +85,4 @@ fuzz_target!(|case: Case| {
             "mean {mean} rate {rate}"
         );
     }
-});
+}

@@ -3,7 +3,9 @@
 //! bits, offsets near `u64::MAX`, inputs from raw `f32` bits).
 
 use arbitrary::Arbitrary;
-use dropkit::{Dropout, Isa, Scaling, Threading};
+use dropkit::half::{bf16, f16};
+use dropkit::{Dropout, Element, Isa, Scaling, Threading};
+use dropkit_reference::Value;
 
 /// Longest slice a case asks for.
 pub const MAX_LEN: usize = 20_000;
@@ -21,6 +23,8 @@ pub struct Case {
     pub offset_raw: u64,
     pub len: u16,
     pub classic: bool,
+    /// Which element type the typed targets run: f32, f64, f16, bf16.
+    pub elem: u8,
     /// Raw `f32` bits, repeated to fill the slice.
     pub values: Vec<u32>,
     /// Cut points and other small choices.
@@ -89,6 +93,72 @@ impl Case {
     }
 }
 
-pub fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| x.to_bits()).collect()
+pub fn bits<E: Value>(v: &[E]) -> Vec<u64> {
+    v.iter().map(|x| x.bits()).collect()
+}
+
+/// The oracle's view of a `Dropout`.
+pub fn config(d: &Dropout) -> dropkit_reference::Config {
+    dropkit_reference::Config {
+        rate: d.rate(),
+        seed: d.seed(),
+        scaling: match d.scaling() {
+            Scaling::Classic => dropkit_reference::Scaling::Classic,
+            _ => dropkit_reference::Scaling::Inverted,
+        },
+    }
+}
+
+/// An element type the fuzz targets run, built from raw bits.
+pub trait FuzzElem: Element + Value {
+    /// A value from two raw words (NaN payloads, subnormals, all occur).
+    fn from_raw(a: u32, b: u32) -> Self;
+}
+
+impl FuzzElem for f32 {
+    fn from_raw(a: u32, _: u32) -> Self {
+        f32::from_bits(a)
+    }
+}
+impl FuzzElem for f64 {
+    fn from_raw(a: u32, b: u32) -> Self {
+        f64::from_bits(u64::from(a) << 32 | u64::from(b))
+    }
+}
+impl FuzzElem for f16 {
+    fn from_raw(a: u32, _: u32) -> Self {
+        f16::from_bits(a as u16)
+    }
+}
+impl FuzzElem for bf16 {
+    fn from_raw(a: u32, _: u32) -> Self {
+        bf16::from_bits(a as u16)
+    }
+}
+
+impl Case {
+    /// The input as element type `E`.
+    pub fn input_of<E: FuzzElem>(&self) -> Vec<E> {
+        let n = self.len();
+        if self.values.is_empty() {
+            return (0..n).map(|i| E::from_raw((i as f32 - 100.0).to_bits(), 0)).collect();
+        }
+        let v = &self.values;
+        (0..n)
+            .map(|i| E::from_raw(v[i % v.len()], v[(i + 1) % v.len()]))
+            .collect()
+    }
+}
+
+/// Runs `check` on the element type the case picks.
+#[macro_export]
+macro_rules! for_case_type {
+    ($case:expr, $check:ident) => {
+        match $case.elem % 4 {
+            0 => $check::<f32>(&$case),
+            1 => $check::<f64>(&$case),
+            2 => $check::<dropkit::half::f16>(&$case),
+            _ => $check::<dropkit::half::bf16>(&$case),
+        }
+    };
 }
