@@ -122,16 +122,10 @@ fn f16_overflow_and_subnormal_results() {
     );
 }
 
-fn random_case<E: Elem>(
-    rate: f64,
-    seed: u64,
-    stream: u64,
-    offset: u64,
-    n: usize,
-    salt: u32,
-    misalign: usize,
-    parallel: bool,
-) {
+/// One random case: (rate, seed, stream, offset, n, salt, misalign, parallel).
+type Args = (f64, u64, u64, u64, usize, u32, usize, bool);
+
+fn random_case<E: Elem>((rate, seed, stream, offset, n, salt, misalign, parallel): Args) {
     let offset = offset.min(u64::MAX - n as u64);
     let threading = if parallel {
         Threading::Parallel
@@ -163,10 +157,10 @@ proptest! {
     ) {
         let args = (rate, seed, stream, offset, n, salt, misalign, parallel);
         match elem {
-            0 => random_case::<f32>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
-            1 => random_case::<f64>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
-            2 => random_case::<f16>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
-            _ => random_case::<bf16>(args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7),
+            0 => random_case::<f32>(args),
+            1 => random_case::<f64>(args),
+            2 => random_case::<f16>(args),
+            _ => random_case::<bf16>(args),
         }
     }
 }
