@@ -1,12 +1,19 @@
 //! Criterion benchmarks: per size, `copy_from_slice` of the same bytes next
-//! to every available ISA (forced, one thread), auto, in-place, two threads
-//! (large sizes), and the mask and backward paths. Throughput is in bytes of
-//! input so the copy line reads as memory bandwidth.
+//! to the bare stream-v1 generator and the forward of every available ISA
+//! (forced, one thread), auto, in-place, two threads (large sizes), the mask
+//! and backward paths, and the forward of every element type (best ISA, one
+//! thread). Throughput is in bytes of `f32` input so the copy line reads as
+//! memory bandwidth; the generator line is the limit a forward on the same
+//! ISA can reach.
 //!
 //! `cargo bench` (all), `cargo bench -- 4K` (one size).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use dropkit::{mask_words, Dropout, Isa, Threading};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
+use dropkit::half::{bf16, f16};
+use dropkit::{bench, mask_words, Dropout, Element, Isa, Threading};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -42,6 +49,9 @@ fn bench(c: &mut Criterion) {
 
         g.bench_function("copy", |b| b.iter(|| y.copy_from_slice(black_box(&x))));
         for isa in Isa::available() {
+            g.bench_function(BenchmarkId::new("generator", format!("{isa:?}")), |b| {
+                b.iter(|| black_box(bench::stream_words(isa, 42, 1, 0, black_box(n)).expect("ok")))
+            });
             let d = base
                 .with_isa(isa)
                 .expect("available")
@@ -93,8 +103,25 @@ fn bench(c: &mut Criterion) {
                 two.install(|| b.iter(|| par.forward(1, 0, black_box(&x), &mut y).expect("ok")))
             });
         }
+        let seq = base.with_threading(Threading::Sequential);
+        typed(&mut g, seq, n, 1.5f64);
+        typed(&mut g, seq, n, f16::from_f32(1.5));
+        typed(&mut g, seq, n, bf16::from_f32(1.5));
         g.finish();
     }
+}
+
+/// The forward of element type `E`, one thread, best ISA.
+fn typed<E: Element + Copy>(g: &mut BenchmarkGroup<'_, WallTime>, d: Dropout, n: usize, v: E) {
+    let x = vec![v; n];
+    let mut y = x.clone();
+    let name = std::any::type_name::<E>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("?");
+    g.bench_function(BenchmarkId::new("forward_type", name), |b| {
+        b.iter(|| d.forward(1, 0, black_box(&x), &mut y).expect("ok"))
+    });
 }
 
 criterion_group!(benches, bench);
