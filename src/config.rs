@@ -11,25 +11,34 @@ use crate::Error;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Threading {
-    /// One thread below [`PARALLEL_MIN`] elements, the rayon pool above.
+    /// One thread below [`Dropout::parallel_min`] elements, the rayon pool
+    /// above.
     #[default]
     Auto,
     /// Always the calling thread only (for engines with their own threads).
     Sequential,
     /// Always split into pieces over the rayon pool, whatever the size
-    /// (mostly for tests: it exercises the split on small inputs).
+    /// (mostly for tests: it exercises the split on small inputs). Without
+    /// the `rayon` feature, or where no thread can be started, calls stay
+    /// on the calling thread.
     Parallel,
 }
 
-/// Below this many elements [`Threading::Auto`] stays on the calling thread.
+/// Below this many elements a [`Threading::Auto`] call made from outside any
+/// rayon pool stays on the calling thread (the default of
+/// [`Dropout::with_parallel_min`]).
 ///
 /// Chosen from the crossover table that `cargo run --release --example
-/// report` prints (sequential against the global pool and against a call
-/// from inside a pool, two cores): from outside a pool a call pays a rayon
-/// wake-up of several microseconds, so two threads lost at 64Ki elements,
-/// were about even at 128Ki and won at 256Ki; called from inside a pool,
-/// where the caller is a worker, two threads already won at 64Ki.
+/// report` prints (one thread against the global pool and against a call
+/// from inside a pool, two cores): from outside a pool a call pays the
+/// wake-up of rayon's sleeping workers, several microseconds, so two threads
+/// lost at 64Ki elements, were about even at 128Ki and won from 256Ki.
 pub const PARALLEL_MIN: usize = 1 << 18;
+
+/// The same threshold for a call made from inside a rayon pool (the caller
+/// is a worker, the others are awake or cheap to wake): there two threads
+/// already won at 64Ki elements in the same table.
+pub const PARALLEL_MIN_IN_POOL: usize = 1 << 16;
 
 /// A dropout operator: a validated rate, a seed and a scaling mode.
 ///
@@ -52,6 +61,7 @@ pub struct Dropout {
     seed: u64,
     isa: Option<Isa>,
     threading: Threading,
+    parallel_min: Option<usize>,
 }
 
 impl Dropout {
@@ -77,6 +87,7 @@ impl Dropout {
             seed: 0,
             isa: None,
             threading: Threading::Auto,
+            parallel_min: None,
         })
     }
 
@@ -120,6 +131,40 @@ impl Dropout {
     /// Sets the threading policy. The output bits do not change.
     pub fn with_threading(self, threading: Threading) -> Self {
         Dropout { threading, ..self }
+    }
+
+    /// Sets the size from which [`Threading::Auto`] uses the rayon pool
+    /// (`None`: [`PARALLEL_MIN`] from outside a pool,
+    /// [`PARALLEL_MIN_IN_POOL`] from inside one). The output bits do not
+    /// change.
+    ///
+    /// ```
+    /// use dropkit::Dropout;
+    /// // An engine that measured its own crossover at 32Ki elements.
+    /// let d = Dropout::new(0.1)?.with_parallel_min(Some(1 << 15));
+    /// assert_eq!(d.parallel_min(), 1 << 15);
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
+    pub fn with_parallel_min(self, parallel_min: Option<usize>) -> Self {
+        Dropout {
+            parallel_min,
+            ..self
+        }
+    }
+
+    /// The size from which a [`Threading::Auto`] call made here (inside a
+    /// rayon pool or not) uses the pool.
+    pub fn parallel_min(&self) -> usize {
+        self.parallel_min.unwrap_or({
+            #[cfg(feature = "rayon")]
+            if rayon::current_thread_index().is_some() {
+                PARALLEL_MIN_IN_POOL
+            } else {
+                PARALLEL_MIN
+            }
+            #[cfg(not(feature = "rayon"))]
+            PARALLEL_MIN
+        })
     }
 
     /// The drop rate `p`.

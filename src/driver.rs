@@ -1,10 +1,13 @@
 //! The driver: how many threads a call uses, how it is cut into pieces, and
 //! the raw job of each piece ([`Piece`]) handed to the ISA's kernel.
 
-use crate::config::{Dropout, Threading, PARALLEL_MIN};
+use crate::config::Dropout;
+#[cfg(feature = "rayon")]
+use crate::config::Threading;
 use crate::element::Element;
-use crate::kernel::{MaskPtr, Params, Piece, BLOCK};
-use rayon::prelude::*;
+#[cfg(feature = "rayon")]
+use crate::kernel::BLOCK;
+use crate::kernel::{MaskPtr, Params, Piece};
 
 /// Calls of at most this many elements may run blocks in pairs (AVX-512).
 /// On a Zen 4 core, one thread, pairs gave 8.0 elements/ns against 7.5 at
@@ -12,22 +15,48 @@ use rayon::prelude::*;
 const PAIR_BLOCKS_MAX: usize = 1 << 20;
 
 /// Smallest piece handed to one rayon task (a multiple of the block size).
+#[cfg(feature = "rayon")]
 const PIECE_MIN: usize = 1 << 15;
 
 /// Logical CPUs, asked once (`num_cpus` reads the affinity mask and cgroup
 /// quota, which costs microseconds).
+#[cfg(feature = "rayon")]
 fn cpus() -> usize {
     static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CPUS.get_or_init(num_cpus::get)
 }
 
+/// Whether rayon's global pool exists or can be started. Starting it spawns
+/// threads, and rayon panics when it cannot (a process at its thread limit,
+/// or out of address space for the stacks): that panic is caught once
+/// here, and every call then stays on its calling thread.
+#[cfg(feature = "rayon")]
+fn global_pool_ok() -> bool {
+    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OK.get_or_init(|| {
+        std::panic::catch_unwind(|| {
+            rayon::join(|| (), || ());
+        })
+        .is_ok()
+    })
+}
+
+/// Whether work may go to rayon at all under `threading`: not when
+/// sequential, not without the `rayon` feature, and not from outside a pool
+/// when the global pool cannot start.
+#[cfg(feature = "rayon")]
+pub(crate) fn may_spread(threading: Threading) -> bool {
+    threading != Threading::Sequential
+        && (rayon::current_thread_index().is_some() || global_pool_ok())
+}
+
 /// Whether a call of `n` elements runs on the calling thread only (`None`),
 /// and otherwise over how many threads.
-fn threads_for(threading: Threading, n: usize) -> Option<usize> {
-    match threading {
-        Threading::Sequential => return None,
-        Threading::Auto if n < PARALLEL_MIN => return None,
-        Threading::Auto | Threading::Parallel => {}
+#[cfg(feature = "rayon")]
+fn threads_for(d: &Dropout, n: usize) -> Option<usize> {
+    let threading = d.threading();
+    if !may_spread(threading) || (threading == Threading::Auto && n < d.parallel_min()) {
+        return None;
     }
     let threads = if rayon::current_thread_index().is_some() {
         rayon::current_num_threads()
@@ -45,33 +74,36 @@ fn threads_for(threading: Threading, n: usize) -> Option<usize> {
 /// global index (`offset + start`), each moved up to a multiple of `align`,
 /// and spread over the current rayon pool.
 pub(crate) fn split(
-    threading: Threading,
+    d: &Dropout,
     offset: u64,
     n: usize,
     align: usize,
     run: impl Fn(usize, usize) + Sync,
 ) {
-    let Some(threads) = threads_for(threading, n) else {
-        run(0, n);
+    #[cfg(feature = "rayon")]
+    if let Some(threads) = threads_for(d, n) {
+        use rayon::prelude::*;
+        let to_block = (BLOCK - (offset % BLOCK as u64) as usize) % BLOCK;
+        let head = to_block.next_multiple_of(align).min(n);
+        let rest = n - head;
+        let piece = rest
+            .div_ceil(threads * 4)
+            .next_multiple_of(BLOCK)
+            .max(PIECE_MIN);
+        let pieces = usize::from(head > 0) + rest.div_ceil(piece);
+        (0..pieces).into_par_iter().for_each(|k| {
+            let (start, len) = if head > 0 && k == 0 {
+                (0, head)
+            } else {
+                let start = head + (k - usize::from(head > 0)) * piece;
+                (start, piece.min(n - start))
+            };
+            run(start, len);
+        });
         return;
-    };
-    let to_block = (BLOCK - (offset % BLOCK as u64) as usize) % BLOCK;
-    let head = to_block.next_multiple_of(align).min(n);
-    let rest = n - head;
-    let piece = rest
-        .div_ceil(threads * 4)
-        .next_multiple_of(BLOCK)
-        .max(PIECE_MIN);
-    let pieces = usize::from(head > 0) + rest.div_ceil(piece);
-    (0..pieces).into_par_iter().for_each(|k| {
-        let (start, len) = if head > 0 && k == 0 {
-            (0, head)
-        } else {
-            let start = head + (k - usize::from(head > 0)) * piece;
-            (start, piece.min(n - start))
-        };
-        run(start, len);
-    });
+    }
+    let _ = (d, offset, align);
+    run(0, n);
 }
 
 /// Runs the stream-v1 kernel of `d` over `n` elements at global index
@@ -102,7 +134,7 @@ pub(crate) unsafe fn forward<E: Element>(
     } else {
         1
     };
-    split(d.threading(), offset, n, align, |start, len| {
+    split(d, offset, n, align, |start, len| {
         // SAFETY: the ISA is available (`Isa::best`, or checked by
         // `with_isa`); `split` hands out disjoint pieces inside the call's
         // `n` elements, for which `piece` is valid.
@@ -119,7 +151,7 @@ pub(crate) unsafe fn apply<E: Element>(d: &Dropout, n: usize, piece: Piece<E>) {
     let kernel = E::kernels(d.isa()).apply;
     let s = E::factor(d.training_factor());
     // Pieces start at multiples of 64 elements: whole mask words.
-    split(d.threading(), 0, n, 64, |start, len| {
+    split(d, 0, n, 64, |start, len| {
         // SAFETY: the ISA is available; the pieces are disjoint and inside
         // the `n` elements of every buffer; the mask is only read.
         unsafe { kernel(piece.at(start), len, s) }

@@ -1,18 +1,24 @@
 //! What a training loop needs around the raw operator: deriving streams
-//! ([`fold_in`]), a stateful layer ([`DropoutLayer`]) whose backward pass
-//! regenerates the forward mask, and Monte-Carlo dropout
-//! ([`Dropout::mc_forward`], [`mc_mean_var`]).
+//! ([`fold_in`]) and a stateful layer ([`DropoutLayer`]) whose backward pass
+//! regenerates the forward mask.
 
 use crate::element::Element;
 use crate::philox::philox4x32_10;
 use crate::{Dropout, Error};
-use rayon::prelude::*;
 
 /// Derives a new 64-bit stream (or seed) from `a` and `b`, like JAX's
-/// `fold_in`: Philox4x32-10 with key `a` and counter `(b, "fold")`, first
-/// two output words. For a fixed `a` it is a bijection of `b` (distinct
-/// steps never share a stream), and every output bit depends on every input
-/// bit. Frozen, like stream v1.
+/// `fold_in`. Frozen, like stream v1.
+///
+/// For every `a` it is a **bijection of `b`**: distinct steps (samples,
+/// micro-batches) of one layer never share a stream. The construction makes
+/// that a fact, not a probability: two 64-bit round keys `k0, k1` are drawn
+/// from `a` (Philox4x32-10 of `a`), and the result is
+/// `mix(mix(b ^ k0) ^ k1)`, where `mix` is the SplitMix64 finalizer
+/// (`x ^= x >> 30; x *= C1; x ^= x >> 27; x *= C2; x ^= x >> 31` with odd
+/// `C1`, `C2`). Each step (xor with a constant, xor with a right shift of
+/// itself, multiplication by an odd constant modulo 2^64) is invertible, so
+/// their composition is a permutation of `b`. Every output bit depends on
+/// every bit of `a` and of `b`.
 ///
 /// ```
 /// use dropkit::fold_in;
@@ -22,34 +28,65 @@ use rayon::prelude::*;
 /// ```
 pub fn fold_in(a: u64, b: u64) -> u64 {
     const FOLD: [u32; 2] = [0x666f_6c64, 0x5f69_6e00]; // "fold", "_in"
-    let out = philox4x32_10(
-        [b as u32, (b >> 32) as u32, FOLD[0], FOLD[1]],
-        [a as u32, (a >> 32) as u32],
-    );
-    u64::from(out[0]) | (u64::from(out[1]) << 32)
+    let k = philox4x32_10([a as u32, (a >> 32) as u32, FOLD[0], FOLD[1]], [0, 0]);
+    let k0 = u64::from(k[0]) | (u64::from(k[1]) << 32);
+    let k1 = u64::from(k[2]) | (u64::from(k[3]) << 32);
+    mix(mix(b ^ k0) ^ k1)
 }
 
-/// What [`DropoutLayer::forward`] hands to [`DropoutLayer::backward`]: small
+/// The SplitMix64 finalizer: a bijection of `u64` with full avalanche.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// What a [`DropoutLayer`] forward pass hands to its backward pass: small
 /// and `Copy`, it names the mask instead of storing it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DropoutHandle {
+    stream: u64,
+    offset: u64,
+    len: usize,
+    training: bool,
+}
+
+impl DropoutHandle {
     /// The stream the forward pass used.
-    pub stream: u64,
+    pub fn stream(&self) -> u64 {
+        self.stream
+    }
     /// The global index of the first element.
-    pub offset: u64,
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
     /// The number of elements.
-    pub len: usize,
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether the forward pass covered no element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
     /// Whether the forward pass was a training pass (else inference).
-    pub training: bool,
+    pub fn training(&self) -> bool {
+        self.training
+    }
 }
 
 /// A dropout layer for a training loop: a [`Dropout`], a layer id, a step
-/// counter and a training flag.
+/// counter, a micro-batch index and a training flag.
 ///
-/// In training, the stream of step `s` is `fold_in(layer_id, s)`; the step
-/// only moves on [`DropoutLayer::advance`], so running the forward pass of
-/// a step twice (checkpoint recomputation) gives the same mask by design.
-/// In evaluation the layer does [`Dropout::inference`].
+/// The stream of (step `s`, micro-batch `m`) is
+/// `fold_in(fold_in(layer_id, s), m)`: a new mask every step and every
+/// micro-batch of a step (gradient accumulation), and the same mask when a
+/// step is recomputed (checkpointing), because only [`DropoutLayer::advance`]
+/// and [`DropoutLayer::set_micro_batch`] move it. Data-parallel ranks give
+/// each shard's global offset to the `_at` methods, so the mask of the
+/// global batch does not depend on the number of ranks. Two layers built
+/// with the same id share their masks: give every layer its own id.
+///
+/// In evaluation mode the layer does [`Dropout::inference`].
 ///
 /// ```
 /// use dropkit::{Dropout, DropoutLayer};
@@ -67,16 +104,18 @@ pub struct DropoutLayer {
     dropout: Dropout,
     layer_id: u64,
     step: u64,
+    micro: u64,
     training: bool,
 }
 
 impl DropoutLayer {
-    /// A layer in training mode at step 0.
+    /// A layer in training mode at step 0, micro-batch 0.
     pub fn new(dropout: Dropout, layer_id: u64) -> Self {
         DropoutLayer {
             dropout,
             layer_id,
             step: 0,
+            micro: 0,
             training: true,
         }
     }
@@ -84,6 +123,11 @@ impl DropoutLayer {
     /// The operator.
     pub fn dropout(&self) -> &Dropout {
         &self.dropout
+    }
+
+    /// The layer id.
+    pub fn layer_id(&self) -> u64 {
+        self.layer_id
     }
 
     /// Switches between training (`true`) and evaluation (`false`).
@@ -101,19 +145,43 @@ impl DropoutLayer {
         self.step
     }
 
-    /// Sets the step (for example when resuming from a checkpoint).
+    /// Sets the step (for example when resuming from a checkpoint); the
+    /// micro-batch goes back to 0.
     pub fn set_step(&mut self, step: u64) {
         self.step = step;
+        self.micro = 0;
     }
 
-    /// Moves to the next step: the next forward pass draws a fresh mask.
+    /// Moves to the next step (micro-batch 0): the next forward pass draws a
+    /// fresh mask.
     pub fn advance(&mut self) {
-        self.step = self.step.wrapping_add(1);
+        self.set_step(self.step.wrapping_add(1));
     }
 
-    /// The stream of the current step: `fold_in(layer_id, step)`.
+    /// The current micro-batch of the step.
+    pub fn micro_batch(&self) -> u64 {
+        self.micro
+    }
+
+    /// Selects micro-batch `m` of the current step (gradient accumulation:
+    /// every micro-batch gets its own mask).
+    pub fn set_micro_batch(&mut self, m: u64) {
+        self.micro = m;
+    }
+
+    /// The stream of the current step and micro-batch:
+    /// `fold_in(fold_in(layer_id, step), micro_batch)`.
     pub fn stream(&self) -> u64 {
-        fold_in(self.layer_id, self.step)
+        fold_in(fold_in(self.layer_id, self.step), self.micro)
+    }
+
+    fn handle(&self, offset: u64, len: usize) -> DropoutHandle {
+        DropoutHandle {
+            stream: self.stream(),
+            offset,
+            len,
+            training: self.training,
+        }
     }
 
     /// Forward pass of the whole tensor (offset 0).
@@ -125,7 +193,8 @@ impl DropoutLayer {
     }
 
     /// Forward pass of a piece of the tensor starting at global index
-    /// `offset` (pieces of one step computed separately equal the whole).
+    /// `offset` (a rank's shard, a row range): pieces computed separately
+    /// equal the whole.
     ///
     /// # Errors
     /// As [`Dropout::forward`].
@@ -135,37 +204,100 @@ impl DropoutLayer {
         x: &[E],
         y: &mut [E],
     ) -> Result<DropoutHandle, Error> {
-        let stream = self.stream();
         if self.training {
-            self.dropout.forward(stream, offset, x, y)?;
+            self.dropout.forward(self.stream(), offset, x, y)?;
         } else {
             self.dropout.inference(x, y)?;
         }
-        Ok(DropoutHandle {
-            stream,
-            offset,
-            len: x.len(),
-            training: self.training,
-        })
+        Ok(self.handle(offset, x.len()))
+    }
+
+    /// [`DropoutLayer::forward_at`] in place.
+    ///
+    /// # Errors
+    /// As [`Dropout::forward_in_place`].
+    pub fn forward_in_place_at<E: Element>(
+        &self,
+        offset: u64,
+        x: &mut [E],
+    ) -> Result<DropoutHandle, Error> {
+        if self.training {
+            self.dropout.forward_in_place(self.stream(), offset, x)?;
+        } else {
+            self.dropout.inference_in_place(x)?;
+        }
+        Ok(self.handle(offset, x.len()))
+    }
+
+    /// [`DropoutLayer::forward_at`] that also writes the keep bit mask
+    /// (layout of [`Dropout::forward_with_mask`]; all ones in evaluation).
+    ///
+    /// # Errors
+    /// As [`Dropout::forward_with_mask`].
+    pub fn forward_with_mask_at<E: Element>(
+        &self,
+        offset: u64,
+        x: &[E],
+        y: &mut [E],
+        mask: &mut [u64],
+    ) -> Result<DropoutHandle, Error> {
+        if self.training {
+            self.dropout
+                .forward_with_mask(self.stream(), offset, x, y, mask)?;
+        } else {
+            // Validate everything before writing anything.
+            crate::ops::check_len(x.len(), y.len())?;
+            let keep_all = Dropout::new(0.0)?;
+            keep_all.mask_bits(0, offset, x.len(), mask)?;
+            self.dropout.inference(x, y)?;
+        }
+        Ok(self.handle(offset, x.len()))
+    }
+
+    /// [`DropoutLayer::forward_at`] that also writes one byte per element
+    /// (1 kept, 0 dropped; all ones in evaluation).
+    ///
+    /// # Errors
+    /// As [`Dropout::forward_with_byte_mask`].
+    pub fn forward_with_byte_mask_at<E: Element>(
+        &self,
+        offset: u64,
+        x: &[E],
+        y: &mut [E],
+        mask: &mut [u8],
+    ) -> Result<DropoutHandle, Error> {
+        if self.training {
+            self.dropout
+                .forward_with_byte_mask(self.stream(), offset, x, y, mask)?;
+        } else {
+            crate::ops::check_len(x.len(), y.len())?;
+            if mask.len() < x.len() {
+                return Err(Error::MaskTooSmall {
+                    elements: x.len(),
+                    needed: x.len(),
+                    given: mask.len(),
+                });
+            }
+            self.dropout.inference(x, y)?;
+            mask[..x.len()].fill(1);
+        }
+        Ok(self.handle(offset, x.len()))
     }
 
     /// Backward pass for the forward pass that returned `handle`: the mask
     /// is regenerated, never stored.
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`] if `dy` or `dx` is not `handle.len` long.
+    /// [`Error::ShapeMismatch`] (expected `handle.len()`, given `dy.len()`)
+    /// if `dy` does not match the forward pass; [`Error::LengthMismatch`] if
+    /// `dx` does not match `dy`.
     pub fn backward<E: Element>(
         &self,
         handle: DropoutHandle,
         dy: &[E],
         dx: &mut [E],
     ) -> Result<(), Error> {
-        if dy.len() != handle.len {
-            return Err(Error::LengthMismatch {
-                input: handle.len,
-                output: dy.len(),
-            });
-        }
+        check_handle(handle, dy.len())?;
         if handle.training {
             self.dropout.backward(handle.stream, handle.offset, dy, dx)
         } else {
@@ -173,101 +305,33 @@ impl DropoutLayer {
             self.dropout.inference(dy, dx)
         }
     }
-}
 
-impl Dropout {
-    /// Monte-Carlo dropout: `samples` stochastic forward passes of the same
-    /// input, sample `k` on stream `fold_in(stream, k)`, written as rows
-    /// `out[k * x.len()..(k + 1) * x.len()]`. Parallel over samples (and
-    /// over elements for long rows). Under [`crate::Scaling::Classic`] the rows are
-    /// the training outputs, whose mean is `x * q` like Classic inference.
+    /// [`DropoutLayer::backward`] in place.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] unless `out.len() == samples * x.len()`.
-    ///
-    /// ```
-    /// use dropkit::{mc_mean_var, Dropout};
-    /// let d = Dropout::new(0.5)?;
-    /// let x = [1.0f32; 4];
-    /// let mut rows = vec![0.0f32; 100 * 4];
-    /// d.mc_forward(9, &x, &mut rows, 100)?;
-    /// let (mut mean, mut var) = ([0.0f32; 4], [0.0f32; 4]);
-    /// mc_mean_var(&rows, 4, &mut mean, &mut var)?;
-    /// assert!(mean.iter().all(|&m| (m - 1.0).abs() < 0.5));
-    /// # Ok::<(), dropkit::Error>(())
-    /// ```
-    pub fn mc_forward<E: Element>(
+    /// [`Error::ShapeMismatch`] if `dy` does not match the forward pass.
+    pub fn backward_in_place<E: Element>(
         &self,
-        stream: u64,
-        x: &[E],
-        out: &mut [E],
-        samples: usize,
+        handle: DropoutHandle,
+        dy: &mut [E],
     ) -> Result<(), Error> {
-        let n = x.len();
-        let expected = samples.checked_mul(n).ok_or(Error::ShapeMismatch {
-            expected: usize::MAX,
-            given: out.len(),
-        })?;
-        if out.len() != expected {
-            return Err(Error::ShapeMismatch {
-                expected,
-                given: out.len(),
-            });
+        check_handle(handle, dy.len())?;
+        if handle.training {
+            self.dropout
+                .backward_in_place(handle.stream, handle.offset, dy)
+        } else {
+            self.dropout.inference_in_place(dy)
         }
-        if n == 0 {
-            return Ok(());
-        }
-        out.par_chunks_mut(n)
-            .enumerate()
-            .try_for_each(|(k, row)| self.forward(fold_in(stream, k as u64), 0, x, row))
     }
 }
 
-/// Per-element mean and (population) variance over the `samples.len() / n`
-/// rows of `samples` (the layout of [`Dropout::mc_forward`]), accumulated
-/// in `f64`.
-///
-/// # Errors
-/// [`Error::ShapeMismatch`] if `samples.len()` is not a multiple of `n`, or
-/// `mean` or `var` is not `n` long.
-pub fn mc_mean_var<E: Element>(
-    samples: &[E],
-    n: usize,
-    mean: &mut [E],
-    var: &mut [E],
-) -> Result<(), Error> {
-    for len in [mean.len(), var.len()] {
-        if len != n {
-            return Err(Error::ShapeMismatch {
-                expected: n,
-                given: len,
-            });
-        }
+fn check_handle(handle: DropoutHandle, given: usize) -> Result<(), Error> {
+    if given == handle.len {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            expected: handle.len,
+            given,
+        })
     }
-    if n == 0 {
-        return Ok(());
-    }
-    if !samples.len().is_multiple_of(n) {
-        return Err(Error::ShapeMismatch {
-            expected: samples.len().next_multiple_of(n),
-            given: samples.len(),
-        });
-    }
-    // Welford's update, row by row (rows are contiguous).
-    let (mut m, mut m2) = (vec![0f64; n], vec![0f64; n]);
-    for (k, row) in samples.chunks_exact(n).enumerate() {
-        let inv = 1.0 / (k + 1) as f64;
-        for ((m, m2), &v) in m.iter_mut().zip(&mut m2).zip(row) {
-            let v = v.to_f64();
-            let d = v - *m;
-            *m += d * inv;
-            *m2 += d * (v - *m);
-        }
-    }
-    let rows = (samples.len() / n).max(1) as f64;
-    for i in 0..n {
-        mean[i] = E::from_f64(m[i]);
-        var[i] = E::from_f64(m2[i] / rows);
-    }
-    Ok(())
 }

@@ -7,14 +7,65 @@ mod common;
 use common::{bits, inputs};
 use dropkit::{fold_in, mc_mean_var, Dropout, DropoutLayer, Error, Isa, Scaling};
 
+/// `fold_in(a, .)` undone step by step: xor with a key, and the inverse of
+/// the SplitMix64 finalizer (xorshifts undone by repeated shifts, odd
+/// multipliers by their inverses modulo 2^64). That the inverse exists and
+/// round-trips is the proof that distinct `b` never share an output.
+fn unfold(a: u64, y: u64) -> u64 {
+    fn inverse_odd(c: u64) -> u64 {
+        // Newton's iteration doubles the correct low bits each time.
+        let mut x = c;
+        for _ in 0..6 {
+            x = x.wrapping_mul(2u64.wrapping_sub(c.wrapping_mul(x)));
+        }
+        x
+    }
+    fn unshift(y: u64, s: u32) -> u64 {
+        let mut x = y;
+        for _ in 0..64 / s {
+            x = y ^ (x >> s);
+        }
+        x
+    }
+    fn unmix(y: u64) -> u64 {
+        let x = unshift(y, 31).wrapping_mul(inverse_odd(0x94d0_49bb_1331_11eb));
+        let x = unshift(x, 27).wrapping_mul(inverse_odd(0xbf58_476d_1ce4_e5b9));
+        unshift(x, 30)
+    }
+    let k = dropkit_reference::philox4x32_10(
+        [a as u32, (a >> 32) as u32, 0x666f_6c64, 0x5f69_6e00],
+        [0, 0],
+    );
+    let k0 = u64::from(k[0]) | (u64::from(k[1]) << 32);
+    let k1 = u64::from(k[2]) | (u64::from(k[3]) << 32);
+    unmix(unmix(y) ^ k1) ^ k0
+}
+
 #[test]
-fn fold_in_is_philox_keyed_by_a() {
-    for (a, b) in [(0u64, 0u64), (1, 2), (u64::MAX, 12345), (7, u64::MAX)] {
-        let out = dropkit_reference::philox4x32_10(
-            [b as u32, (b >> 32) as u32, 0x666f_6c64, 0x5f69_6e00],
-            [a as u32, (a >> 32) as u32],
-        );
-        assert_eq!(fold_in(a, b), u64::from(out[0]) | (u64::from(out[1]) << 32));
+fn fold_in_is_a_bijection_of_b_for_every_a() {
+    let mut state = 0x1234_5678_9abc_def0u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..100_000 {
+        let (a, b) = (next(), next());
+        assert_eq!(unfold(a, fold_in(a, b)), b, "a {a:#x} b {b:#x}");
+    }
+    for a in [0, 1, 4, u64::MAX] {
+        for b in [0, 1, 2, u64::MAX, 1 << 63] {
+            assert_eq!(unfold(a, fold_in(a, b)), b);
+        }
+    }
+    // Distinct steps of one layer: no two of the first million share a
+    // stream (what a bijection guarantees for every range).
+    for a in [0u64, 7] {
+        let mut seen: Vec<u64> = (0..1_000_000).map(|b| fold_in(a, b)).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 1_000_000, "layer {a}");
     }
 }
 
@@ -46,25 +97,80 @@ fn layer_recomputation_gives_the_same_mask_and_steps_differ() {
     let h2 = layer.forward(&x, &mut y2).unwrap(); // checkpoint recomputation
     assert_eq!(h1, h2);
     assert_eq!(bits(&y1), bits(&y2));
-    assert_eq!(h1.stream, fold_in(4, 0));
-    assert_eq!(bits(&y1), bits(&common::rforward(&d, h1.stream, 0, &x)));
+    assert_eq!(h1.stream(), fold_in(fold_in(4, 0), 0));
+    assert_eq!(bits(&y1), bits(&common::rforward(&d, h1.stream(), 0, &x)));
 
     layer.advance();
     let h3 = layer.forward(&x, &mut y2).unwrap();
-    assert_eq!(h3.stream, fold_in(4, 1));
+    assert_eq!(h3.stream(), fold_in(fold_in(4, 1), 0));
     assert_ne!(bits(&y1), bits(&y2), "a new step draws a new mask");
 
     // Backward regenerates the mask of its handle, not of the current step.
     let dy = inputs(5000, 2);
     let mut dx = vec![0f32; dy.len()];
     layer.backward(h1, &dy, &mut dx).unwrap();
-    assert_eq!(bits(&dx), bits(&common::rforward(&d, h1.stream, 0, &dy)));
+    assert_eq!(bits(&dx), bits(&common::rforward(&d, h1.stream(), 0, &dy)));
     assert_eq!(
         layer.backward(h1, &dy[1..], &mut dx[1..]),
+        Err(Error::ShapeMismatch {
+            expected: 5000,
+            given: 4999
+        }),
+        "a short dy names the forward's length and the one given"
+    );
+    assert_eq!(
+        layer.backward(h1, &dy, &mut dx[1..]),
         Err(Error::LengthMismatch {
             input: 5000,
             output: 4999
         })
+    );
+}
+
+/// Gradient accumulation: micro-batches of one step draw different masks;
+/// data-parallel ranks: shards at their global offsets reproduce the mask of
+/// the whole batch for any number of ranks; in place and with masks agree.
+#[test]
+fn layer_micro_batches_ranks_and_masks() {
+    let d = Dropout::new(0.5).unwrap().with_seed(11);
+    let mut layer = DropoutLayer::new(d, 2);
+    let x = inputs(6000, 3);
+    let mut whole = vec![0f32; x.len()];
+    let h = layer.forward(&x, &mut whole).unwrap();
+    for ranks in [1usize, 2, 3, 7] {
+        let mut y = vec![0f32; x.len()];
+        let shard = x.len().div_ceil(ranks);
+        for (r, (xs, ys)) in x.chunks(shard).zip(y.chunks_mut(shard)).enumerate() {
+            layer.forward_at((r * shard) as u64, xs, ys).unwrap();
+        }
+        assert_eq!(bits(&y), bits(&whole), "{ranks} ranks");
+    }
+    layer.set_micro_batch(1);
+    let mut micro = vec![0f32; x.len()];
+    let h1 = layer.forward(&x, &mut micro).unwrap();
+    assert_ne!(h.stream(), h1.stream());
+    assert_ne!(bits(&micro), bits(&whole), "micro-batches differ");
+    // In place, with a bit mask and with a byte mask: the same outputs.
+    let mut z = x.clone();
+    layer.forward_in_place_at(0, &mut z).unwrap();
+    assert_eq!(bits(&z), bits(&micro));
+    let (mut y, mut words, mut bytes) = (vec![0f32; x.len()], vec![0u64; 94], vec![0u8; 6000]);
+    layer
+        .forward_with_mask_at(0, &x, &mut y, &mut words)
+        .unwrap();
+    assert_eq!(bits(&y), bits(&micro));
+    layer
+        .forward_with_byte_mask_at(0, &x, &mut y, &mut bytes)
+        .unwrap();
+    assert!((0..x.len()).all(|i| (words[i / 64] >> (i % 64) & 1 == 1) == (bytes[i] == 1)));
+    // Backward in place equals the out-of-place backward.
+    let mut dy = x.clone();
+    layer.backward_in_place(h1, &mut dy).unwrap();
+    assert_eq!(bits(&dy), bits(&micro));
+    layer.advance();
+    assert_eq!(
+        (layer.step(), layer.micro_batch(), layer.layer_id()),
+        (1, 0, 2)
     );
 }
 
@@ -78,7 +184,7 @@ fn layer_evaluation_is_inference() {
         let x = inputs(100, 3);
         let mut y = vec![0f32; 100];
         let h = layer.forward(&x, &mut y).unwrap();
-        assert!(!h.training);
+        assert!(!h.training());
         assert_eq!(bits(&y), bits(&common::rinference(&d, &x)));
         let mut dx = vec![0f32; 100];
         layer.backward(h, &x, &mut dx).unwrap();
