@@ -55,7 +55,7 @@ pub(crate) fn may_spread(threading: Threading) -> bool {
 #[cfg(feature = "rayon")]
 fn threads_for(d: &Dropout, n: usize) -> Option<usize> {
     let threading = d.threading();
-    if !may_spread(threading) || (threading == Threading::Auto && n < d.parallel_min()) {
+    if (threading == Threading::Auto && n < d.parallel_min()) || !may_spread(threading) {
         return None;
     }
     let threads = if rayon::current_thread_index().is_some() {

@@ -10,9 +10,9 @@ impl Dropout {
     /// Monte-Carlo dropout: `samples` stochastic forward passes of the same
     /// input, sample `k` on stream `fold_in(stream, k)`, written as rows
     /// `out[k * x.len()..(k + 1) * x.len()]`. Rows run in parallel on the
-    /// rayon pool unless the threading is [`crate::Threading::Sequential`]
-    /// (or the `rayon` feature is off, or no thread can be started), and
-    /// long rows split further; the bits never depend on it. Under
+    /// rayon pool when the threading allows it for `out.len()` elements (as
+    /// for one call of that size), and long rows split further; the bits
+    /// never depend on it. Under
     /// [`crate::Scaling::Classic`] the rows are the training outputs, whose
     /// mean is `x * q` like Classic inference.
     ///
@@ -53,7 +53,9 @@ impl Dropout {
         }
         let row = |(k, row): (usize, &mut [E])| self.forward(fold_in(stream, k as u64), 0, x, row);
         #[cfg(feature = "rayon")]
-        if crate::driver::may_spread(self.threading()) {
+        if (self.threading() == crate::Threading::Parallel || out.len() >= self.parallel_min())
+            && crate::driver::may_spread(self.threading())
+        {
             use rayon::prelude::*;
             return out.par_chunks_mut(n).enumerate().try_for_each(row);
         }

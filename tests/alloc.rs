@@ -1,0 +1,79 @@
+//! "No call allocates": every operation on the calling thread, in every
+//! element type, under a global allocator that counts. (Calls that go to
+//! the rayon pool may allocate inside rayon; they are not counted here.)
+
+use dropkit::half::{bf16, f16};
+use dropkit::{mask_words, mc_mean_var, Dropout, DropoutLayer, Element, Threading};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Only the test's own thread counts (the harness allocates on others).
+    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+// SAFETY: forwards to the system allocator, counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(|c| c.get()) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn every_call<E: Element + Copy>(d: Dropout, v: E) {
+    let n = 5000;
+    let x = vec![v; n];
+    let mut y = x.clone();
+    let mut words = vec![0u64; mask_words(n)];
+    let mut bytes = vec![0u8; n];
+    let mut rows = vec![v; 3 * n];
+    let (mut mean, mut var) = (x.clone(), x.clone());
+    let layer = DropoutLayer::new(d, 3);
+    COUNTING.with(|c| c.set(true));
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    d.forward(1, 7, &x, &mut y).unwrap();
+    d.forward_in_place(1, 7, &mut y).unwrap();
+    d.forward_with_mask(1, 7, &x, &mut y, &mut words).unwrap();
+    d.forward_with_byte_mask(1, 7, &x, &mut y, &mut bytes)
+        .unwrap();
+    d.mask_bits(1, 7, n, &mut words).unwrap();
+    d.mask_bytes(1, 7, &mut bytes).unwrap();
+    d.backward(1, 7, &x, &mut y).unwrap();
+    d.backward_from_mask(&words, &x, &mut y).unwrap();
+    d.backward_from_byte_mask_in_place(&bytes, &mut y).unwrap();
+    d.inference(&x, &mut y).unwrap();
+    d.mc_forward(2, &x, &mut rows, 3).unwrap();
+    mc_mean_var(&rows, n, &mut mean, &mut var).unwrap();
+    let h = layer.forward(&x, &mut y).unwrap();
+    layer.backward(h, &x, &mut y).unwrap();
+    let _ = d.forward(1, 7, &x, &mut y[1..]).unwrap_err();
+    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(after - before, 0, "{} {d:?}", std::any::type_name::<E>());
+}
+
+#[test]
+fn no_call_allocates_on_the_calling_thread() {
+    for threading in [Threading::Sequential, Threading::Auto] {
+        for rate in [0.0, 0.3, 1.0] {
+            let d = Dropout::new(rate).unwrap().with_threading(threading);
+            every_call(d, 1.5f32);
+            every_call(d, 1.5f64);
+            every_call(d, f16::from_f32(1.5));
+            every_call(d, bf16::from_f32(1.5));
+        }
+    }
+}
