@@ -129,6 +129,21 @@ impl Dropout {
     }
 
     /// Sets the threading policy. The output bits do not change.
+    ///
+    /// ```
+    /// use dropkit::{Dropout, Threading};
+    /// let x = vec![1.0f32; 1 << 19];
+    /// let (mut a, mut b) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+    /// // An engine that owns its threads: never leave the calling thread.
+    /// let seq = Dropout::new(0.1)?.with_threading(Threading::Sequential);
+    /// seq.forward(0, 0, &x, &mut a)?;
+    /// // Or dropkit's split, run inside the engine's own rayon pool.
+    /// let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    /// let auto = seq.with_threading(Threading::Auto);
+    /// pool.install(|| auto.forward(0, 0, &x, &mut b))?;
+    /// assert_eq!(a, b);
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
     pub fn with_threading(self, threading: Threading) -> Self {
         Dropout { threading, ..self }
     }

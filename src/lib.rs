@@ -113,15 +113,80 @@
 //! `tests/data/stability.txt` pins outputs of every element type; changing
 //! any of them is a breaking release.
 //!
-//! # Threads
+//! # Which call do I need
 //!
-//! With [`Threading::Auto`] calls below [`PARALLEL_MIN`] elements stay on the
-//! calling thread; larger ones are cut at block boundaries and run on the
-//! current rayon pool (`pool.install(..)` to choose it).
+//! | I want to | call |
+//! |---|---|
+//! | drop out a tensor in training | [`Dropout::forward`] (or [`Dropout::forward_in_place`]) |
+//! | its gradient, storing nothing | [`Dropout::backward`] with the same `(stream, offset)` |
+//! | keep the mask anyway (another library's backward, inspection) | [`Dropout::forward_with_mask`] (bits) or [`Dropout::forward_with_byte_mask`], then [`Dropout::backward_from_mask`] / [`Dropout::backward_from_byte_mask`] |
+//! | only the mask | [`Dropout::mask_bits`], [`Dropout::mask_bytes`] |
+//! | the layer at test time | [`Dropout::inference`] |
+//! | streams per layer, step, micro-batch, handled for me | [`DropoutLayer`] |
+//! | uncertainty from many masks | [`Dropout::mc_forward`], [`mc_mean_var`] |
+//! | one thread, or my own pool | [`Threading::Sequential`], or call inside `pool.install(..)` |
+//! | the speed limit of this CPU | [`bench::stream_words`] |
+//!
+//! # Stream conventions
+//!
+//! A mask is named by `(seed, stream)` and placed by `offset`. Derive
+//! streams with [`fold_in`], a bijection in its second argument, so that
+//! distinct steps, micro-batches or samples never share one:
+//!
+//! * **layer and step**: `fold_in(layer_id, step)`;
+//! * **micro-batch** `m` of a step (gradient accumulation):
+//!   `fold_in(fold_in(layer_id, step), m)`, what [`DropoutLayer`] uses;
+//! * **data-parallel rank**: the same stream on every rank, and each shard
+//!   at its **offset** in the global batch, so the global mask does not
+//!   depend on the number of ranks;
+//! * **Monte-Carlo sample** `k`: `fold_in(stream, k)`, what
+//!   [`Dropout::mc_forward`] uses.
+//!
+//! An engine loop with micro-batches, two ranks and its own thread pool,
+//! whose backward regenerates every mask:
+//!
+//! ```
+//! use dropkit::{Dropout, DropoutLayer};
+//! let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+//! let mut layer = DropoutLayer::new(Dropout::new(0.1)?.with_seed(2024), /* layer */ 3);
+//! let (batch, features, ranks) = (8usize, 1000usize, 2usize);
+//! let rows_per_rank = batch / ranks;
+//! for step in 0..2u64 {
+//!     layer.set_step(step);
+//!     for micro in 0..3u64 {
+//!         layer.set_micro_batch(micro);
+//!         for rank in 0..ranks {
+//!             // This rank's shard of the micro-batch, at its global offset.
+//!             let offset = (rank * rows_per_rank * features) as u64;
+//!             let x = vec![1.0f32; rows_per_rank * features];
+//!             let mut y = vec![0.0f32; x.len()];
+//!             let h = pool.install(|| layer.forward_at(offset, &x, &mut y))?;
+//!             let dy = vec![1.0f32; x.len()];
+//!             let mut dx = vec![0.0f32; x.len()];
+//!             pool.install(|| layer.backward(h, &dy, &mut dx))?;
+//!             assert_eq!(dx, y); // the same mask, regenerated
+//!         }
+//!     }
+//! }
+//! # Ok::<(), dropkit::Error>(())
+//! ```
+//!
+//! # Threads and memory
+//!
+//! With [`Threading::Auto`] calls below [`Dropout::parallel_min`] elements
+//! stay on the calling thread; larger ones are cut at block boundaries and
+//! run on the current rayon pool (`pool.install(..)` to choose it). Without
+//! the `rayon` feature, or where no thread can be started, every call stays
+//! on the calling thread. [`Dropout`] and [`DropoutLayer`] are small `Copy`
+//! values, `Send` and `Sync`, with no interior state: share them freely. No
+//! call that stays on the calling thread allocates (`tests/alloc.rs` checks
+//! every operation and type under a counting allocator); calls spread over
+//! rayon allocate only inside rayon.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod backward;
 pub mod bench;
 mod config;
 mod driver;

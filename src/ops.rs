@@ -5,7 +5,7 @@ use crate::config::Dropout;
 use crate::driver;
 use crate::element::Element;
 use crate::kernel::{MaskPtr, Piece};
-use crate::rule::{Edge, Infer};
+use crate::rule::Edge;
 use crate::Error;
 
 /// Words a bit mask of `n` elements needs.
@@ -28,7 +28,7 @@ fn check_offset(offset: u64, len: usize) -> Result<(), Error> {
     }
 }
 
-fn check_mask(elements: usize, needed: usize, given: usize) -> Result<(), Error> {
+pub(crate) fn check_mask(elements: usize, needed: usize, given: usize) -> Result<(), Error> {
     if given >= needed {
         Ok(())
     } else {
@@ -95,8 +95,8 @@ impl Dropout {
     /// `+0.0`. Any [`Element`] type; the mask does not depend on it.
     ///
     /// `offset` is the global index of `x[0]` in the whole tensor: a tensor
-    /// computed in pieces, each with its own offset, equals the tensor
-    /// computed whole.
+    /// computed in pieces (shards, rows, threads of an engine), each with its
+    /// own offset, equals the tensor computed whole.
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] if `x.len() != y.len()`;
@@ -110,6 +110,12 @@ impl Dropout {
     /// let mut y = [bf16::ZERO; 64];
     /// d.forward(0, 0, &x, &mut y)?;
     /// assert!(y.iter().all(|v| *v == bf16::ZERO || *v == bf16::from_f32(3.0)));
+    ///
+    /// // Sharding: two pieces at their offsets equal the whole.
+    /// let mut z = [bf16::ZERO; 64];
+    /// d.forward(0, 0, &x[..40], &mut z[..40])?;
+    /// d.forward(0, 40, &x[40..], &mut z[40..])?;
+    /// assert_eq!(y, z);
     /// # Ok::<(), dropkit::Error>(())
     /// ```
     pub fn forward<E: Element>(
@@ -126,6 +132,16 @@ impl Dropout {
     ///
     /// # Errors
     /// [`Error::OffsetOverflow`] if `offset + x.len()` overflows.
+    ///
+    /// ```
+    /// let d = dropkit::Dropout::new(0.25)?.with_seed(1);
+    /// let x = vec![2.0f64; 300];
+    /// let (mut y, mut z) = (vec![0.0; 300], x.clone());
+    /// d.forward(4, 0, &x, &mut y)?;
+    /// d.forward_in_place(4, 0, &mut z)?;
+    /// assert_eq!(y, z);
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
     pub fn forward_in_place<E: Element>(
         &self,
         stream: u64,
@@ -142,6 +158,24 @@ impl Dropout {
     /// # Errors
     /// As [`Dropout::forward`], and [`Error::MaskTooSmall`] if `mask` has
     /// fewer than [`mask_words`]`(x.len())` words.
+    ///
+    /// The round trip: the stored mask gives the backward pass the forward's
+    /// decisions (here equal to the mask-free backward).
+    ///
+    /// ```
+    /// use dropkit::{mask_words, Dropout};
+    /// let d = Dropout::new(0.5)?.with_seed(9);
+    /// let x = vec![1.0f32; 200];
+    /// let mut y = vec![0.0f32; 200];
+    /// let mut mask = vec![0u64; mask_words(200)];
+    /// d.forward_with_mask(1, 0, &x, &mut y, &mut mask)?;
+    /// let dy = vec![3.0f32; 200];
+    /// let (mut dx, mut dx2) = (vec![0.0f32; 200], vec![0.0f32; 200]);
+    /// d.backward_from_mask(&mask, &dy, &mut dx)?;
+    /// d.backward(1, 0, &dy, &mut dx2)?; // no mask needed at all
+    /// assert_eq!(dx, dx2);
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
     pub fn forward_with_mask<E: Element>(
         &self,
         stream: u64,
@@ -192,126 +226,6 @@ impl Dropout {
     pub fn mask_bytes(&self, stream: u64, offset: u64, mask: &mut [u8]) -> Result<(), Error> {
         let n = mask.len();
         self.forward_impl::<f32>(stream, offset, Values::None(n), Mask::Bytes(mask))
-    }
-
-    /// Backward pass without any stored mask: the mask is regenerated from
-    /// `(seed, stream, offset)` by the forward kernel itself, so
-    /// `dx[i] = kept ? dy[i] * factor : +0.0` with exactly the forward's mask.
-    ///
-    /// # Errors
-    /// As [`Dropout::forward`].
-    pub fn backward<E: Element>(
-        &self,
-        stream: u64,
-        offset: u64,
-        dy: &[E],
-        dx: &mut [E],
-    ) -> Result<(), Error> {
-        self.forward(stream, offset, dy, dx)
-    }
-
-    /// [`Dropout::backward`] in place.
-    ///
-    /// # Errors
-    /// As [`Dropout::forward_in_place`].
-    pub fn backward_in_place<E: Element>(
-        &self,
-        stream: u64,
-        offset: u64,
-        dy: &mut [E],
-    ) -> Result<(), Error> {
-        self.forward_in_place(stream, offset, dy)
-    }
-
-    /// Backward pass from a bit mask written by the forward pass.
-    ///
-    /// # Errors
-    /// [`Error::LengthMismatch`], [`Error::MaskTooSmall`].
-    pub fn backward_from_mask<E: Element>(
-        &self,
-        mask: &[u64],
-        dy: &[E],
-        dx: &mut [E],
-    ) -> Result<(), Error> {
-        check_len(dy.len(), dx.len())?;
-        check_mask(dy.len(), mask_words(dy.len()), mask.len())?;
-        self.apply_impl(MaskPtr::Bits(mask.as_ptr().cast_mut()), Some(dy), dx)
-    }
-
-    /// [`Dropout::backward_from_mask`] in place.
-    ///
-    /// # Errors
-    /// [`Error::MaskTooSmall`].
-    pub fn backward_from_mask_in_place<E: Element>(
-        &self,
-        mask: &[u64],
-        dy: &mut [E],
-    ) -> Result<(), Error> {
-        check_mask(dy.len(), mask_words(dy.len()), mask.len())?;
-        self.apply_impl(MaskPtr::Bits(mask.as_ptr().cast_mut()), None, dy)
-    }
-
-    /// Backward pass from a byte mask (any non-zero byte means kept).
-    ///
-    /// # Errors
-    /// [`Error::LengthMismatch`], [`Error::MaskTooSmall`].
-    pub fn backward_from_byte_mask<E: Element>(
-        &self,
-        mask: &[u8],
-        dy: &[E],
-        dx: &mut [E],
-    ) -> Result<(), Error> {
-        check_len(dy.len(), dx.len())?;
-        check_mask(dy.len(), dy.len(), mask.len())?;
-        self.apply_impl(MaskPtr::Bytes(mask.as_ptr().cast_mut()), Some(dy), dx)
-    }
-
-    /// [`Dropout::backward_from_byte_mask`] in place.
-    ///
-    /// # Errors
-    /// [`Error::MaskTooSmall`].
-    pub fn backward_from_byte_mask_in_place<E: Element>(
-        &self,
-        mask: &[u8],
-        dy: &mut [E],
-    ) -> Result<(), Error> {
-        check_mask(dy.len(), dy.len(), mask.len())?;
-        self.apply_impl(MaskPtr::Bytes(mask.as_ptr().cast_mut()), None, dy)
-    }
-
-    /// What the layer does at test time: the identity under
-    /// [`crate::Scaling::Inverted`]; under [`crate::Scaling::Classic`]
-    /// `x * q` by the element type's rule, and `+0.0` at rate 1.
-    ///
-    /// # Errors
-    /// [`Error::LengthMismatch`] if `x.len() != y.len()`.
-    pub fn inference<E: Element>(&self, x: &[E], y: &mut [E]) -> Result<(), Error> {
-        check_len(x.len(), y.len())?;
-        match self.rule().inference() {
-            Infer::Identity => y.copy_from_slice(x),
-            Infer::Zero => y.fill(E::ZERO),
-            Infer::Scale(q) => {
-                let q = E::factor(q);
-                y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.times(q));
-            }
-        }
-        Ok(())
-    }
-
-    /// [`Dropout::inference`] in place (under Inverted it touches nothing).
-    ///
-    /// # Errors
-    /// Never fails today; the `Result` keeps the API uniform.
-    pub fn inference_in_place<E: Element>(&self, x: &mut [E]) -> Result<(), Error> {
-        match self.rule().inference() {
-            Infer::Identity => {}
-            Infer::Zero => x.fill(E::ZERO),
-            Infer::Scale(q) => {
-                let q = E::factor(q);
-                x.iter_mut().for_each(|v| *v = v.times(q));
-            }
-        }
-        Ok(())
     }
 
     fn forward_impl<E: Element>(
@@ -367,34 +281,6 @@ impl Dropout {
                 // returns; `offset + n` does not overflow; the rate is
                 // strictly between 0 and 1.
                 unsafe { driver::forward(self, stream, offset, n, piece) };
-            }
-        }
-        Ok(())
-    }
-
-    /// Backward from a stored mask: `dx = mask ? src * s : +0.0` with `src`
-    /// the gradient `dy`, or `dx` itself when `None` (in place). The caller
-    /// has checked the lengths of `src` and `mask` (only read, never
-    /// written, through the `*mut` of [`MaskPtr`]).
-    fn apply_impl<E: Element>(
-        &self,
-        mask: MaskPtr,
-        src: Option<&[E]>,
-        dx: &mut [E],
-    ) -> Result<(), Error> {
-        let n = dx.len();
-        match (self.edge(), src) {
-            (_, _) if n == 0 => {}
-            (Edge::KeepAll, Some(dy)) => dx.copy_from_slice(dy),
-            (Edge::KeepAll, None) => {}
-            (Edge::DropAll, _) => dx.fill(E::ZERO),
-            (Edge::Random, src) => {
-                let dst = dx.as_mut_ptr();
-                let src = src.map_or(dst.cast_const(), <[E]>::as_ptr);
-                // SAFETY: `src`, `dx` and the mask cover `n` elements
-                // (checked by the caller) and stay borrowed for the call;
-                // the mask is only read.
-                unsafe { driver::apply(self, n, Piece { src, dst, mask }) };
             }
         }
         Ok(())
