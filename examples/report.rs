@@ -12,7 +12,7 @@
 //! rate 0.1, one thread unless a column says otherwise.
 
 use dropkit::half::{bf16, f16};
-use dropkit::{bench, mask_words, Dropout, Element, Isa, Threading};
+use dropkit::{bench, mask_words, Dropout, Element, Fused, Isa, Threading};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -86,6 +86,10 @@ fn main() {
     let isas = Isa::available();
     if std::env::args().any(|a| a == "--types") {
         types_table(&isas, quick);
+        return;
+    }
+    if std::env::args().any(|a| a == "--fused") {
+        fused_table(quick);
         return;
     }
     let one = pool(1);
@@ -220,6 +224,7 @@ fn main() {
     println!("'bwdbits x' / 'bwdbyte x' = backward from a bit / byte mask.");
 
     types_table(&isas, quick);
+    fused_table(quick);
 
     // Where two threads start to beat one (Threading::Auto's thresholds):
     // called from outside any pool (the rayon global pool must be woken),
@@ -334,5 +339,82 @@ fn types_table(isas: &[Isa], quick: bool) {
             forward_time(isa, 4096, bf16::from_f32(1.5)),
             &|n| forward_time(isa, n, bf16::from_f32(1.5)),
         );
+    }
+}
+
+/// The fused epilogue `y = residual + dropout(x + bias)` (f32, best ISA,
+/// one thread) against the three passes it replaces and against the plain
+/// add of the same memory traffic; its backward with `dbias` against the
+/// mask-free backward.
+fn fused_table(quick: bool) {
+    println!("\nfused epilogue, f32, one thread, best ISA, rate 0.1 (ratios of times, same run):");
+    println!("'vs 3 passes' = fused / (bias add + dropout + residual add); 'vs add' = fused / (y = x + r);");
+    println!("'bwd+dbias' = backward with dbias / mask-free backward");
+    println!(
+        "{:>5} {:>9} {:>10} {:>12} {:>9} {:>10}",
+        "F", "n", "fused ns/el", "vs 3 passes", "vs add", "bwd+dbias"
+    );
+    let d = Dropout::new(0.1)
+        .unwrap()
+        .with_seed(42)
+        .with_threading(Threading::Sequential);
+    let mut sizes = vec![1 << 16, 1 << 20];
+    if !quick {
+        sizes.push(1 << 24);
+    }
+    for f in [768usize, 4096] {
+        for &n in &sizes {
+            let n = n / f * f;
+            let x: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 * 0.01).collect();
+            let r: Vec<f32> = (0..n).map(|i| (i % 777) as f32 * 0.02).collect();
+            let b: Vec<f32> = (0..f).map(|i| i as f32 * 0.001).collect();
+            let mut y = vec![0f32; n];
+            let mut t = vec![0f32; n];
+            let mut db = vec![0f32; f];
+            let spec = Fused::rows(f).bias(&b).residual(&r);
+            let fused = best(
+                || d.fused_forward(1, 0, spec, black_box(&x), &mut y).unwrap(),
+                n,
+            );
+            let three = best(
+                || {
+                    for (row, out) in x.chunks_exact(f).zip(t.chunks_exact_mut(f)) {
+                        for ((o, &v), &bb) in out.iter_mut().zip(row).zip(&b) {
+                            *o = v + bb;
+                        }
+                    }
+                    d.forward_in_place(1, 0, &mut t).unwrap();
+                    for ((o, &v), &rr) in y.iter_mut().zip(&t).zip(&r) {
+                        *o = rr + v;
+                    }
+                    black_box(&y);
+                },
+                n,
+            );
+            let add = best(
+                || {
+                    for ((o, &v), &rr) in y.iter_mut().zip(black_box(&x)).zip(&r) {
+                        *o = v + rr;
+                    }
+                    black_box(&y);
+                },
+                n,
+            );
+            let bwd = best(|| d.backward(1, 0, black_box(&x), &mut y).unwrap(), n);
+            let bwd_db = best(
+                || {
+                    d.fused_backward(1, 0, f, black_box(&x), &mut y, Some(&mut db))
+                        .unwrap()
+                },
+                n,
+            );
+            println!(
+                "{f:>5} {n:>9} {:>10.3} {:>11.2}x {:>8.2}x {:>9.2}x",
+                fused * 1e9 / n as f64,
+                fused / three,
+                fused / add,
+                bwd_db / bwd
+            );
+        }
     }
 }

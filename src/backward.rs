@@ -119,7 +119,7 @@ impl Dropout {
             Infer::Zero => y.fill(E::ZERO),
             Infer::Scale(q) => {
                 let q = E::factor(q);
-                y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.times(q));
+                y.iter_mut().zip(x).for_each(|(y, &x)| *y = E::times(x, q));
             }
         }
         Ok(())
@@ -135,7 +135,7 @@ impl Dropout {
             Infer::Zero => x.fill(E::ZERO),
             Infer::Scale(q) => {
                 let q = E::factor(q);
-                x.iter_mut().for_each(|v| *v = v.times(q));
+                x.iter_mut().for_each(|v| *v = E::times(*v, q));
             }
         }
         Ok(())

@@ -4,10 +4,12 @@
 use crate::config::Dropout;
 #[cfg(feature = "rayon")]
 use crate::config::Threading;
-use crate::element::Element;
+use crate::element::{sealed::Wide, Element};
+use crate::kernel::epilogue::FusedPiece;
 #[cfg(feature = "rayon")]
 use crate::kernel::BLOCK;
 use crate::kernel::{MaskPtr, Params, Piece};
+use crate::rule::Edge;
 
 /// Calls of at most this many elements may run blocks in pairs (AVX-512).
 /// On a Zen 4 core, one thread, pairs gave 8.0 elements/ns against 7.5 at
@@ -156,4 +158,96 @@ pub(crate) unsafe fn apply<E: Element>(d: &Dropout, n: usize, piece: Piece<E>) {
         // the `n` elements of every buffer; the mask is only read.
         unsafe { kernel(piece.at(start), len, s) }
     });
+}
+
+/// Whether a call of `n` elements of `d` goes to the rayon pool.
+#[cfg(feature = "rayon")]
+pub(crate) fn spreads(d: &Dropout, n: usize) -> bool {
+    threads_for(d, n).is_some()
+}
+
+/// Runs the fused epilogue of `d` over `n` elements at global index
+/// `offset` (the edges on the calling thread, without drawing words).
+///
+/// # Safety
+/// `piece`'s pointers are valid for `n` elements (the bias for `features`),
+/// nothing else accesses them during the call, and `offset + n` does not
+/// overflow.
+pub(crate) unsafe fn fused<E: Element>(
+    d: &Dropout,
+    stream: u64,
+    offset: u64,
+    n: usize,
+    piece: FusedPiece<E>,
+) {
+    let edge = d.edge();
+    if edge != Edge::Random {
+        // SAFETY: forwarded contract.
+        unsafe { fused_edge(edge == Edge::KeepAll, n, piece) };
+        return;
+    }
+    let kernel = E::kernels(d.isa()).fused;
+    let p = Params {
+        seed: d.seed(),
+        stream,
+        threshold: d.threshold(),
+        scale: E::factor(d.training_factor()),
+        // The epilogue tracks columns step by step; paired blocks would
+        // make it divide at every step.
+        pair_blocks: false,
+    };
+    let align = if matches!(piece.mask, MaskPtr::Bits(_)) {
+        64
+    } else {
+        1
+    };
+    split(d, offset, n, align, |start, len| {
+        // SAFETY: the ISA is available; `split` hands out disjoint pieces
+        // inside the call's `n` elements, for which `piece` is valid.
+        unsafe { kernel(&p, offset + start as u64, len, piece.at(start)) }
+    });
+}
+
+/// The fused epilogue at rate 0 (`keep`: `d = x + bias`, no multiply) or
+/// rate 1 (`d = +0.0`), with its constant mask.
+///
+/// # Safety
+/// As [`fused`].
+unsafe fn fused_edge<E: Element>(keep: bool, n: usize, p: FusedPiece<E>) {
+    let zero = E::factor(0.0);
+    let mut col = p.col0;
+    // SAFETY: every index is below `n` (the bias: below `features`); each
+    // element is read before it is written, so `y` may equal `x` or the
+    // residual.
+    unsafe {
+        for i in 0..n {
+            let mut t = E::widen(*p.x.add(i));
+            if !p.bias.is_null() {
+                t = t + E::widen(*p.bias.add(col));
+            }
+            // At rate 0 `d` is `t` itself (no multiply by 1, which would
+            // quiet a signalling NaN), as the elementwise forward copies.
+            let d = if keep { t } else { zero };
+            let y = if p.residual.is_null() {
+                E::narrow(d.canonical())
+            } else {
+                E::narrow((E::widen(*p.residual.add(i)) + d).canonical())
+            };
+            *p.y.add(i) = y;
+            col = if col + 1 == p.features { 0 } else { col + 1 };
+            match p.mask {
+                MaskPtr::None => {}
+                MaskPtr::Bits(w) => {
+                    let word = w.add(i / 64);
+                    let bit = u64::from(keep) << (i % 64);
+                    if i % 64 == 0 {
+                        *word = bit;
+                    } else {
+                        *word |= bit;
+                    }
+                }
+                MaskPtr::Bytes(b) => *b.add(i) = u8::from(keep),
+            }
+        }
+    }
 }

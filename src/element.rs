@@ -33,24 +33,87 @@ pub(crate) type Factor<E> = <E as sealed::Sealed>::Factor;
 pub(crate) mod sealed {
     use super::*;
 
+    /// The computing types, `f32` and `f64`: one add, one multiply, a
+    /// select by a keep lane.
+    pub trait Wide:
+        Copy
+        + Send
+        + Sync
+        + core::fmt::Debug
+        + 'static
+        + core::ops::Add<Output = Self>
+        + core::ops::Mul<Output = Self>
+    {
+        /// `self` if `keep` is all-ones, `+0.0` if it is zero.
+        fn keep(self, keep: u32) -> Self;
+        /// `self`, or the positive quiet NaN without payload if `self` is a
+        /// NaN (where two NaNs meet in an add, IEEE and Rust leave open
+        /// whose payload comes out; the fused epilogue fixes it this way).
+        fn canonical(self) -> Self;
+        /// Widened exactly to `f64` (for sums).
+        fn to_f64(self) -> f64;
+    }
+
+    impl Wide for f32 {
+        #[inline(always)]
+        fn keep(self, keep: u32) -> f32 {
+            f32::from_bits(self.to_bits() & keep)
+        }
+        #[inline(always)]
+        fn canonical(self) -> f32 {
+            if self.is_nan() {
+                f32::NAN
+            } else {
+                self
+            }
+        }
+        fn to_f64(self) -> f64 {
+            f64::from(self)
+        }
+    }
+
+    impl Wide for f64 {
+        #[inline(always)]
+        fn keep(self, keep: u32) -> f64 {
+            f64::from_bits(self.to_bits() & (u64::from(keep) | (u64::from(keep) << 32)))
+        }
+        #[inline(always)]
+        fn canonical(self) -> f64 {
+            if self.is_nan() {
+                f64::NAN
+            } else {
+                self
+            }
+        }
+        fn to_f64(self) -> f64 {
+            self
+        }
+    }
+
     /// The crate's side of [`Element`]; unreachable from outside.
     pub trait Sealed: Copy + Send + Sync + PartialEq + core::fmt::Debug + 'static {
-        /// The type the factor is rounded to once.
-        type Factor: Copy + Send + Sync + core::fmt::Debug + 'static;
+        /// The type the factor is rounded to once, and the type the fused
+        /// epilogue computes in (`f32` for the half types).
+        type Factor: Wide;
         /// `+0.0`.
         const ZERO: Self;
         /// The `f64` factor rounded once to [`Sealed::Factor`].
         fn factor(f: f64) -> Self::Factor;
-        /// `keep ? self * s : +0.0` by the type's rule, without a branch;
-        /// `keep` is all-ones or zero.
-        fn lane(self, s: Self::Factor, keep: u32) -> Self;
-        /// `self * s` by the type's rule.
+        /// `keep ? x * s : +0.0` by the type's rule, without a branch;
+        /// `keep` is all-ones or zero. (No method here takes `self`, so
+        /// none of them enters a user's method namespace.)
+        fn lane(x: Self, s: Self::Factor, keep: u32) -> Self;
+        /// `x * s` by the type's rule.
         #[inline(always)]
-        fn times(self, s: Self::Factor) -> Self {
-            self.lane(s, u32::MAX)
+        fn times(x: Self, s: Self::Factor) -> Self {
+            Self::lane(x, s, u32::MAX)
         }
+        /// Widened exactly to the computing type.
+        fn widen(x: Self) -> Self::Factor;
+        /// Rounded once (to nearest even) from the computing type.
+        fn narrow(v: Self::Factor) -> Self;
         /// Widened exactly to `f64`.
-        fn to_f64(self) -> f64;
+        fn to_f64(x: Self) -> f64;
         /// Rounded once from `f64` (to nearest even).
         fn from_f64(v: f64) -> Self;
         /// This type's kernels on `isa` (which is available).
@@ -88,11 +151,19 @@ impl sealed::Sealed for f32 {
         f as f32
     }
     #[inline(always)]
-    fn lane(self, s: f32, keep: u32) -> f32 {
-        f32::from_bits((self * s).to_bits() & keep)
+    fn lane(x: f32, s: f32, keep: u32) -> f32 {
+        f32::from_bits((x * s).to_bits() & keep)
     }
-    fn to_f64(self) -> f64 {
-        f64::from(self)
+    #[inline(always)]
+    fn widen(x: f32) -> f32 {
+        x
+    }
+    #[inline(always)]
+    fn narrow(v: f32) -> f32 {
+        v
+    }
+    fn to_f64(x: f32) -> f64 {
+        f64::from(x)
     }
     fn from_f64(v: f64) -> Self {
         v as f32
@@ -116,12 +187,20 @@ impl sealed::Sealed for f64 {
         f
     }
     #[inline(always)]
-    fn lane(self, s: f64, keep: u32) -> f64 {
+    fn lane(x: f64, s: f64, keep: u32) -> f64 {
         let keep = u64::from(keep) | (u64::from(keep) << 32);
-        f64::from_bits((self * s).to_bits() & keep)
+        f64::from_bits((x * s).to_bits() & keep)
     }
-    fn to_f64(self) -> f64 {
-        self
+    #[inline(always)]
+    fn widen(x: f64) -> f64 {
+        x
+    }
+    #[inline(always)]
+    fn narrow(v: f64) -> f64 {
+        v
+    }
+    fn to_f64(x: f64) -> f64 {
+        x
     }
     fn from_f64(v: f64) -> Self {
         v
@@ -139,12 +218,20 @@ impl sealed::Sealed for f16 {
         f as f32
     }
     #[inline(always)]
-    fn lane(self, s: f32, keep: u32) -> f16 {
-        let y = f32_to_f16(f16_to_f32(self.to_bits()) * s);
+    fn lane(x: f16, s: f32, keep: u32) -> f16 {
+        let y = f32_to_f16(f16_to_f32(x.to_bits()) * s);
         f16::from_bits(y & keep as u16)
     }
-    fn to_f64(self) -> f64 {
-        f64::from(f16_to_f32(self.to_bits()))
+    #[inline(always)]
+    fn widen(x: f16) -> f32 {
+        f16_to_f32(x.to_bits())
+    }
+    #[inline(always)]
+    fn narrow(v: f32) -> f16 {
+        f16::from_bits(f32_to_f16(v))
+    }
+    fn to_f64(x: f16) -> f64 {
+        f64::from(f16_to_f32(x.to_bits()))
     }
     fn from_f64(v: f64) -> Self {
         f16::from_f64(v)
@@ -181,12 +268,20 @@ impl sealed::Sealed for bf16 {
         f as f32
     }
     #[inline(always)]
-    fn lane(self, s: f32, keep: u32) -> bf16 {
-        let x = f32::from_bits(u32::from(self.to_bits()) << 16);
+    fn lane(x: bf16, s: f32, keep: u32) -> bf16 {
+        let x = f32::from_bits(u32::from(x.to_bits()) << 16);
         bf16::from_bits(f32_to_bf16(x * s) & keep as u16)
     }
-    fn to_f64(self) -> f64 {
-        f64::from(f32::from_bits(u32::from(self.to_bits()) << 16))
+    #[inline(always)]
+    fn widen(x: bf16) -> f32 {
+        f32::from_bits(u32::from(x.to_bits()) << 16)
+    }
+    #[inline(always)]
+    fn narrow(v: f32) -> bf16 {
+        bf16::from_bits(f32_to_bf16(v))
+    }
+    fn to_f64(x: bf16) -> f64 {
+        f64::from(f32::from_bits(u32::from(x.to_bits()) << 16))
     }
     fn from_f64(v: f64) -> Self {
         bf16::from_f64(v)

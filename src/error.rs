@@ -47,11 +47,28 @@ pub enum Error {
         /// The instruction set asked for.
         isa: Isa,
     },
-    /// A buffer's length does not match `rows * row_len` (Monte-Carlo calls).
+    /// A buffer's length does not match the shape the call implies: rows of
+    /// Monte-Carlo samples, or the length a forward pass recorded in its
+    /// handle.
     ShapeMismatch {
         /// Elements expected.
         expected: usize,
         /// Elements given.
+        given: usize,
+    },
+    /// A fused call's data is not whole rows of `features` elements (or
+    /// `features` is 0 with data).
+    NotWholeRows {
+        /// Elements given.
+        len: usize,
+        /// Row length.
+        features: usize,
+    },
+    /// A fused call's bias (or `dbias`) is not one row long.
+    BiasMismatch {
+        /// Row length.
+        features: usize,
+        /// Bias elements given.
         given: usize,
     },
 }
@@ -90,6 +107,13 @@ impl fmt::Display for Error {
                     f,
                     "shape mismatch: expected {expected} elements, got {given}"
                 )
+            }
+            Error::NotWholeRows { len, features } => write!(
+                f,
+                "{len} elements are not whole rows of {features} features"
+            ),
+            Error::BiasMismatch { features, given } => {
+                write!(f, "bias has {given} elements, rows have {features}")
             }
         }
     }

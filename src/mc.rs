@@ -115,7 +115,7 @@ pub fn mc_mean_var<E: Element>(
             let inv = 1.0 / (k + 1) as f64;
             let row = &samples[k * n + start..k * n + start + width];
             for ((m, m2), &v) in m.iter_mut().zip(&mut m2).zip(row) {
-                let v = v.to_f64();
+                let v = E::to_f64(v);
                 let d = v - *m;
                 *m += d * inv;
                 *m2 += d * (v - *m);

@@ -200,62 +200,190 @@ impl Config {
     }
 }
 
-/// An element type and its multiply rule.
+impl Config {
+    /// The fused epilogue, element by element: `t = x + bias[col]` (no add
+    /// without a bias), `d = keep ? t * s : +0.0` (rate 0: `d = t`, no
+    /// multiply), `y = residual + d` (no add without a residual), computed
+    /// in `f32` (in `f64` for `f64`), one rounding to the type at the end; a
+    /// NaN result is the positive quiet NaN without payload.
+    /// `x` is rows of `features` elements, the first at column `col0`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fused<V: Value>(
+        &self,
+        stream: u64,
+        offset: u64,
+        features: usize,
+        col0: usize,
+        x: &[V],
+        bias: Option<&[V]>,
+        residual: Option<&[V]>,
+    ) -> Vec<V> {
+        let keep = self.keep_mask(stream, offset, x.len());
+        let s = self.training_factor();
+        (0..x.len())
+            .map(|i| {
+                let b = bias.map(|b| b[(col0 + i) % features]);
+                let r = residual.map(|r| r[i]);
+                V::fused(x[i], b, r, keep[i], self.rate == 0.0, s)
+            })
+            .collect()
+    }
+}
+
+/// The computing types, `f32` and `f64`, with the operations the rules use.
+pub trait Wide:
+    Copy + core::ops::Add<Output = Self> + core::ops::Mul<Output = Self> + PartialEq
+{
+    /// `+0.0`.
+    const ZERO: Self;
+    /// `f` rounded once to this type.
+    fn from_f64(f: f64) -> Self;
+    /// Any NaN becomes the positive quiet NaN without payload (the fused
+    /// epilogue's NaN rule).
+    fn canonical(self) -> Self;
+}
+
+impl Wide for f32 {
+    const ZERO: Self = 0.0;
+    fn from_f64(f: f64) -> Self {
+        f as f32
+    }
+    fn canonical(self) -> Self {
+        if self.is_nan() {
+            f32::NAN
+        } else {
+            self
+        }
+    }
+}
+
+impl Wide for f64 {
+    const ZERO: Self = 0.0;
+    fn from_f64(f: f64) -> Self {
+        f
+    }
+    fn canonical(self) -> Self {
+        if self.is_nan() {
+            f64::NAN
+        } else {
+            self
+        }
+    }
+}
+
+/// An element type: it computes in [`Value::Wide`] (`f32`, or `f64` for
+/// `f64`), exactly widened, and rounds back once.
 pub trait Value: Copy + PartialEq + core::fmt::Debug {
-    /// `+0.0` of the type.
-    fn zero() -> Self;
-    /// `self * factor`: `f64` multiplies by `factor`; `f32` by `factor as
-    /// f32`; `f16` and `bf16` convert to `f32`, multiply by `factor as f32`
-    /// and round back to nearest even (as `half`'s `from_f32`).
-    fn times(self, factor: f64) -> Self;
+    /// The computing type.
+    type Wide: Wide;
+    /// Exact widening.
+    fn wide(self) -> Self::Wide;
+    /// One rounding to nearest even (as `half`'s `from_f32` for the half
+    /// types).
+    fn narrow(v: Self::Wide) -> Self;
     /// The raw bits, widened to `u64`, for bit-exact comparisons.
     fn bits(self) -> u64;
+    /// Widened exactly to `f64`.
+    fn to_f64(self) -> f64;
+
+    /// `+0.0` of the type.
+    fn zero() -> Self {
+        Self::narrow(Self::Wide::ZERO)
+    }
+    /// `self * factor`, the factor rounded once to the computing type, one
+    /// multiply, one rounding back.
+    fn times(self, factor: f64) -> Self {
+        Self::narrow(self.wide() * Self::Wide::from_f64(factor))
+    }
+    /// One element of the fused epilogue (see [`Config::fused`]); `all`:
+    /// rate 0, no multiply.
+    fn fused(
+        x: Self,
+        bias: Option<Self>,
+        residual: Option<Self>,
+        keep: bool,
+        all: bool,
+        s: f64,
+    ) -> Self {
+        let mut t = x.wide();
+        if let Some(b) = bias {
+            t = t + b.wide();
+        }
+        let d = if all {
+            t
+        } else if keep {
+            t * Self::Wide::from_f64(s)
+        } else {
+            Self::Wide::ZERO
+        };
+        let y = match residual {
+            Some(r) => r.wide() + d,
+            None => d,
+        };
+        Self::narrow(y.canonical())
+    }
 }
 
 impl Value for f32 {
-    fn zero() -> Self {
-        0.0
+    type Wide = f32;
+    fn wide(self) -> f32 {
+        self
     }
-    fn times(self, factor: f64) -> Self {
-        self * factor as f32
+    fn narrow(v: f32) -> Self {
+        v
     }
     fn bits(self) -> u64 {
         u64::from(self.to_bits())
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
     }
 }
 
 impl Value for f64 {
-    fn zero() -> Self {
-        0.0
+    type Wide = f64;
+    fn wide(self) -> f64 {
+        self
     }
-    fn times(self, factor: f64) -> Self {
-        self * factor
+    fn narrow(v: f64) -> Self {
+        v
     }
     fn bits(self) -> u64 {
         self.to_bits()
     }
+    fn to_f64(self) -> f64 {
+        self
+    }
 }
 
 impl Value for f16 {
-    fn zero() -> Self {
-        f16::ZERO
+    type Wide = f32;
+    fn wide(self) -> f32 {
+        self.to_f32()
     }
-    fn times(self, factor: f64) -> Self {
-        f16::from_f32(self.to_f32() * factor as f32)
+    fn narrow(v: f32) -> Self {
+        f16::from_f32(v)
     }
     fn bits(self) -> u64 {
         u64::from(self.to_bits())
+    }
+    fn to_f64(self) -> f64 {
+        self.to_f64()
     }
 }
 
 impl Value for bf16 {
-    fn zero() -> Self {
-        bf16::ZERO
+    type Wide = f32;
+    fn wide(self) -> f32 {
+        self.to_f32()
     }
-    fn times(self, factor: f64) -> Self {
-        bf16::from_f32(self.to_f32() * factor as f32)
+    fn narrow(v: f32) -> Self {
+        bf16::from_f32(v)
     }
     fn bits(self) -> u64 {
         u64::from(self.to_bits())
+    }
+    fn to_f64(self) -> f64 {
+        self.to_f64()
     }
 }

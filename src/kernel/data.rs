@@ -52,7 +52,7 @@ unsafe impl<G: Gen16, E: Element> Data<G> for Lanewise<E> {
             let x = src.cast::<[E; LANES]>().read_unaligned();
             let mut y = [E::ZERO; LANES];
             for l in 0..LANES {
-                y[l] = x[l].lane(s, keep[l]);
+                y[l] = E::lane(x[l], s, keep[l]);
             }
             dst.cast::<[E; LANES]>().write_unaligned(y);
         }

@@ -29,6 +29,7 @@ pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
 pub(crate) mod data;
+pub(crate) mod epilogue;
 pub(crate) mod lanes;
 pub(crate) mod portable;
 pub(crate) mod scalar;
@@ -140,6 +141,11 @@ pub struct Kernels<E: crate::element::sealed::Sealed> {
     /// Safety: the ISA is available; the piece's pointers (and mask, not
     /// `None`) are valid for `n` elements.
     pub apply: unsafe fn(Piece<E>, usize, Factor<E>),
+    /// The fused epilogue over `n` elements at global index `g0`.
+    ///
+    /// Safety: the ISA is available; the piece's pointers are valid for `n`
+    /// elements (the bias for `features`); `g0 + n <= 2^64`.
+    pub fused: unsafe fn(&Params<Factor<E>>, u64, usize, epilogue::FusedPiece<E>),
 }
 
 /// Defines an ISA module's entry points for every data side `D` of its
@@ -178,11 +184,27 @@ macro_rules! entry_points {
             }
         }
 
+        /// The fused epilogue; see [`crate::kernel::Kernels`].
+        ///
+        /// # Safety
+        /// This module's ISA is available; see [`crate::kernel::Kernels`].
+        $(#[target_feature(enable = $feat)])?
+        unsafe fn fused<E: $crate::element::Element>(
+            p: &$crate::kernel::Params<$crate::element::Factor<E>>,
+            g0: u64,
+            n: usize,
+            piece: $crate::kernel::epilogue::FusedPiece<E>,
+        ) {
+            // SAFETY: forwarded contract.
+            unsafe { $crate::kernel::fused_generic::<$G, E>(p, g0, n, piece) }
+        }
+
         /// The entry points of data side `D`.
         pub(crate) fn kernels<D: $crate::kernel::data::Data<$G>>() -> $crate::kernel::Kernels<D::E> {
             $crate::kernel::Kernels {
                 forward: forward::<D>,
                 apply: apply::<D>,
+                fused: fused::<D::E>,
             }
         }
 
@@ -239,6 +261,32 @@ pub(crate) unsafe fn forward_generic<G: Gen16, D: data::Data<G>>(
                 MaskPtr::Bits(w) => fill(p, g0, n, &mut out, &mut BitSink::new(w)),
                 MaskPtr::Bytes(b) => fill(p, g0, n, &mut out, &mut ByteSink::<G>::new(b)),
             }
+        }
+    }
+}
+
+/// The fused epilogue over `n` elements at global index `g0`, with the
+/// piece's mask sink.
+///
+/// # Safety
+/// `G`'s ISA is available; the piece's pointers valid for `n` elements (the
+/// bias for `features`); `g0 + n <= 2^64`.
+#[inline(always)]
+pub(crate) unsafe fn fused_generic<G: Gen16, E: crate::element::Element>(
+    p: &Params<Factor<E>>,
+    g0: u64,
+    n: usize,
+    piece: epilogue::FusedPiece<E>,
+) {
+    use sink::{BitSink, ByteSink, NoSink};
+    use walk::fill;
+    let mut out = epilogue::Epilogue::new(piece, p.scale);
+    // SAFETY: forwarded contract: every buffer holds `n` elements.
+    unsafe {
+        match piece.mask {
+            MaskPtr::None => fill::<G, _, _, _>(p, g0, n, &mut out, &mut NoSink),
+            MaskPtr::Bits(w) => fill::<G, _, _, _>(p, g0, n, &mut out, &mut BitSink::new(w)),
+            MaskPtr::Bytes(b) => fill::<G, _, _, _>(p, g0, n, &mut out, &mut ByteSink::<G>::new(b)),
         }
     }
 }
