@@ -21,9 +21,19 @@ pub unsafe fn apply_mask<G: Gen16, D: Data<G>>(
     s: Factor<D::E>,
 ) {
     // SAFETY: the caller guarantees the ISA and `n` valid elements of every
-    // buffer; positions below stay inside `0..n`.
+    // buffer.
+    unsafe { drive::<G, _>(mask, n, &mut Scaled::<G, D>::new(src, dst, s)) }
+}
+
+/// Drives `out` over `n` elements with the keep words read from `mask`.
+///
+/// # Safety
+/// `G`'s ISA is available; `out` valid for `n` elements; the mask valid for
+/// `n` bits or bytes and not `None`.
+#[inline(always)]
+pub unsafe fn drive<G: Gen16, O: Out<G>>(mask: MaskPtr, n: usize, out: &mut O) {
+    // SAFETY: positions below stay inside `0..n` (caller's contract).
     unsafe {
-        let mut out = Scaled::<G, D>::new(src, dst, s);
         let mut i = 0;
         while i + LANES <= n {
             out.full(i, stored_keep::<G>(mask, i));

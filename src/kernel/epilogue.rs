@@ -70,8 +70,9 @@ impl<E> FusedPiece<E> {
     }
 }
 
-/// [`Out`] of the fused epilogue.
-pub struct Epilogue<E: Element> {
+/// [`Out`] of the fused epilogue; `BIAS` and `RES` say whether the piece
+/// has a bias and a residual (so that each case is its own loop).
+pub struct Epilogue<E: Element, const BIAS: bool, const RES: bool> {
     piece: FusedPiece<E>,
     s: Factor<E>,
     /// Column of slice position `next`, kept up to date so that the usual
@@ -80,17 +81,7 @@ pub struct Epilogue<E: Element> {
     col: usize,
 }
 
-impl<E: Element> Epilogue<E> {
-    /// The epilogue of `piece` with training factor `s`.
-    pub fn new(piece: FusedPiece<E>, s: Factor<E>) -> Self {
-        Epilogue {
-            piece,
-            s,
-            next: 0,
-            col: piece.col0,
-        }
-    }
-
+impl<E: Element, const BIAS: bool, const RES: bool> Epilogue<E, BIAS, RES> {
     /// The column of slice position `i`.
     #[inline(always)]
     fn column(&mut self, i: usize) -> usize {
@@ -114,7 +105,7 @@ impl<E: Element> Epilogue<E> {
         // SAFETY: positions `at..at + cnt` are valid (caller's contract)
         // and every bias index is below `features`.
         unsafe {
-            if !p.bias.is_null() {
+            if BIAS {
                 if start + cnt <= f {
                     core::ptr::copy_nonoverlapping(p.bias.add(start), bias.as_mut_ptr(), cnt);
                 } else {
@@ -153,6 +144,26 @@ impl<E: Element> Epilogue<E> {
         }
         self.col = col;
         self.next = at + cnt;
+    }
+}
+
+/// Building an epilogue of one bias/residual case from a piece.
+pub trait FromPiece {
+    /// The element type.
+    type E: Element;
+    /// The epilogue of `piece` with training factor `s`.
+    fn from_piece(piece: FusedPiece<Self::E>, s: Factor<Self::E>) -> Self;
+}
+
+impl<E: Element, const BIAS: bool, const RES: bool> FromPiece for Epilogue<E, BIAS, RES> {
+    type E = E;
+    fn from_piece(piece: FusedPiece<E>, s: Factor<E>) -> Self {
+        Epilogue {
+            piece,
+            s,
+            next: 0,
+            col: piece.col0,
+        }
     }
 }
 
@@ -216,7 +227,9 @@ fn step16<E: Element, const BIAS: bool, const RES: bool>(
 
 // SAFETY: reads `x`, the bias and the residual and writes `y` only at the
 // positions passed, which the creator guarantees are valid.
-unsafe impl<G: Gen16, E: Element> Out<G> for Epilogue<E> {
+unsafe impl<G: Gen16, E: Element, const BIAS: bool, const RES: bool> Out<G>
+    for Epilogue<E, BIAS, RES>
+{
     #[inline(always)]
     unsafe fn full(&mut self, i: usize, k: G::Keep) {
         let f = self.piece.features;
@@ -233,15 +246,9 @@ unsafe impl<G: Gen16, E: Element> Out<G> for Epilogue<E> {
             let load = |q: *const E| q.cast::<[E; LANES]>().read_unaligned();
             let x = load(p.x.add(i));
             let zero = [<E as crate::element::sealed::Sealed>::ZERO; LANES];
-            let (has_b, has_r) = (!p.bias.is_null(), !p.residual.is_null());
-            let b = if has_b { load(p.bias.add(col)) } else { zero };
-            let r = if has_r { load(p.residual.add(i)) } else { zero };
-            let y = match (has_b, has_r) {
-                (false, false) => step16::<E, false, false>(x, b, r, keep, self.s),
-                (true, false) => step16::<E, true, false>(x, b, r, keep, self.s),
-                (false, true) => step16::<E, false, true>(x, b, r, keep, self.s),
-                (true, true) => step16::<E, true, true>(x, b, r, keep, self.s),
-            };
+            let b = if BIAS { load(p.bias.add(col)) } else { zero };
+            let r = if RES { load(p.residual.add(i)) } else { zero };
+            let y = step16::<E, BIAS, RES>(x, b, r, keep, self.s);
             p.y.add(i).cast::<[E; LANES]>().write_unaligned(y);
         }
         let col = col + LANES;

@@ -278,10 +278,33 @@ pub(crate) unsafe fn fused_generic<G: Gen16, E: crate::element::Element>(
     n: usize,
     piece: epilogue::FusedPiece<E>,
 ) {
+    use epilogue::Epilogue;
+    // SAFETY: forwarded contract: every buffer holds `n` elements.
+    unsafe {
+        match (piece.bias.is_null(), piece.residual.is_null()) {
+            (true, true) => fused_with::<G, Epilogue<E, false, false>>(p, g0, n, piece),
+            (false, true) => fused_with::<G, Epilogue<E, true, false>>(p, g0, n, piece),
+            (true, false) => fused_with::<G, Epilogue<E, false, true>>(p, g0, n, piece),
+            (false, false) => fused_with::<G, Epilogue<E, true, true>>(p, g0, n, piece),
+        }
+    }
+}
+
+/// [`fused_generic`] for one bias/residual case `O`.
+///
+/// # Safety
+/// As [`fused_generic`]; `O` matches the piece's bias and residual.
+#[inline(always)]
+unsafe fn fused_with<G: Gen16, O: walk::Out<G> + epilogue::FromPiece>(
+    p: &Params<Factor<O::E>>,
+    g0: u64,
+    n: usize,
+    piece: epilogue::FusedPiece<O::E>,
+) {
     use sink::{BitSink, ByteSink, NoSink};
     use walk::fill;
-    let mut out = epilogue::Epilogue::new(piece, p.scale);
-    // SAFETY: forwarded contract: every buffer holds `n` elements.
+    let mut out = O::from_piece(piece, p.scale);
+    // SAFETY: forwarded contract.
     unsafe {
         match piece.mask {
             MaskPtr::None => fill::<G, _, _, _>(p, g0, n, &mut out, &mut NoSink),
