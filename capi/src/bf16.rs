@@ -1,0 +1,242 @@
+//! The C functions on `uint16_t` bits of `bfloat16` elements (generic bodies in `typed.rs`).
+
+use crate::typed::*;
+use crate::{dk_dropout, dk_status};
+
+type E = dropkit::half::bf16;
+
+/// `dk_forward_f32` on `uint16_t` bits of `bfloat16` elements.
+///
+/// # Safety
+/// As `dk_forward_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_forward_bf16(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    x: *const u16,
+    y: *mut u16,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe { forward::<E>(d, stream, offset, x.cast(), y.cast(), n, Mask::None) }
+}
+
+/// `dk_forward_with_mask_f32` on `uint16_t` bits of `bfloat16` elements.
+///
+/// # Safety
+/// As `dk_forward_with_mask_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_forward_with_mask_bf16(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    x: *const u16,
+    y: *mut u16,
+    n: usize,
+    mask: *mut u64,
+    mask_words: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        forward::<E>(
+            d,
+            stream,
+            offset,
+            x.cast(),
+            y.cast(),
+            n,
+            Mask::Bits(mask, mask_words),
+        )
+    }
+}
+
+/// `dk_forward_with_byte_mask_f32` on `uint16_t` bits of `bfloat16` elements.
+///
+/// # Safety
+/// As `dk_forward_with_byte_mask_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_forward_with_byte_mask_bf16(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    x: *const u16,
+    y: *mut u16,
+    n: usize,
+    mask: *mut u8,
+    mask_len: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        forward::<E>(
+            d,
+            stream,
+            offset,
+            x.cast(),
+            y.cast(),
+            n,
+            Mask::Bytes(mask, mask_len),
+        )
+    }
+}
+
+/// `dk_backward_f32` on `uint16_t` bits of `bfloat16` elements.
+///
+/// # Safety
+/// As `dk_backward_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_backward_bf16(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    dy: *const u16,
+    dx: *mut u16,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe { forward::<E>(d, stream, offset, dy.cast(), dx.cast(), n, Mask::None) }
+}
+
+/// `dk_backward_from_mask_f32` on `uint16_t` bits of `bfloat16` elements.
+///
+/// # Safety
+/// As `dk_backward_from_mask_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_backward_from_mask_bf16(
+    d: *const dk_dropout,
+    mask: *const u64,
+    mask_words: usize,
+    dy: *const u16,
+    dx: *mut u16,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        from_mask::<E>(
+            d,
+            Mask::Bits(mask.cast_mut(), mask_words),
+            dy.cast(),
+            dx.cast(),
+            n,
+        )
+    }
+}
+
+/// `dk_backward_from_byte_mask_f32` on `uint16_t` bits of `bfloat16` elements.
+///
+/// # Safety
+/// As `dk_backward_from_byte_mask_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_backward_from_byte_mask_bf16(
+    d: *const dk_dropout,
+    mask: *const u8,
+    mask_len: usize,
+    dy: *const u16,
+    dx: *mut u16,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        from_mask::<E>(
+            d,
+            Mask::Bytes(mask.cast_mut(), mask_len),
+            dy.cast(),
+            dx.cast(),
+            n,
+        )
+    }
+}
+
+/// `dk_inference_f32` on `uint16_t` bits of `bfloat16` elements.
+///
+/// # Safety
+/// As `dk_inference_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_inference_bf16(
+    d: *const dk_dropout,
+    x: *const u16,
+    y: *mut u16,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe { inference::<E>(d, x.cast(), y.cast(), n) }
+}
+
+/// `dk_mc_forward_f32` on `uint16_t` bits of `bfloat16` elements.
+///
+/// # Safety
+/// As `dk_mc_forward_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_mc_forward_bf16(
+    d: *const dk_dropout,
+    stream: u64,
+    x: *const u16,
+    n: usize,
+    out: *mut u16,
+    samples: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe { mc::<E>(d, stream, x.cast(), n, out.cast(), samples) }
+}
+
+/// `dk_fused_forward_f32` on `uint16_t` bits of `bfloat16` elements.
+///
+/// # Safety
+/// As `dk_fused_forward_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_fused_forward_bf16(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    features: usize,
+    x: *const u16,
+    bias: *const u16,
+    residual: *const u16,
+    y: *mut u16,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        fused::<E>(
+            d,
+            stream,
+            offset,
+            features,
+            x.cast(),
+            bias.cast(),
+            residual.cast(),
+            y.cast(),
+            n,
+        )
+    }
+}
+
+/// `dk_fused_backward_f32` on `uint16_t` bits of `bfloat16` elements.
+///
+/// # Safety
+/// As `dk_fused_backward_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_fused_backward_bf16(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    features: usize,
+    dy: *const u16,
+    dx: *mut u16,
+    n: usize,
+    dbias: *mut u16,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        fused_backward::<E>(
+            d,
+            stream,
+            offset,
+            features,
+            dy.cast(),
+            dx.cast(),
+            n,
+            dbias.cast(),
+        )
+    }
+}

@@ -1,0 +1,242 @@
+//! The C functions on `double` elements (generic bodies in `typed.rs`).
+
+use crate::typed::*;
+use crate::{dk_dropout, dk_status};
+
+type E = f64;
+
+/// `dk_forward_f32` on `double` elements.
+///
+/// # Safety
+/// As `dk_forward_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_forward_f64(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    x: *const f64,
+    y: *mut f64,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe { forward::<E>(d, stream, offset, x.cast(), y.cast(), n, Mask::None) }
+}
+
+/// `dk_forward_with_mask_f32` on `double` elements.
+///
+/// # Safety
+/// As `dk_forward_with_mask_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_forward_with_mask_f64(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    x: *const f64,
+    y: *mut f64,
+    n: usize,
+    mask: *mut u64,
+    mask_words: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        forward::<E>(
+            d,
+            stream,
+            offset,
+            x.cast(),
+            y.cast(),
+            n,
+            Mask::Bits(mask, mask_words),
+        )
+    }
+}
+
+/// `dk_forward_with_byte_mask_f32` on `double` elements.
+///
+/// # Safety
+/// As `dk_forward_with_byte_mask_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_forward_with_byte_mask_f64(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    x: *const f64,
+    y: *mut f64,
+    n: usize,
+    mask: *mut u8,
+    mask_len: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        forward::<E>(
+            d,
+            stream,
+            offset,
+            x.cast(),
+            y.cast(),
+            n,
+            Mask::Bytes(mask, mask_len),
+        )
+    }
+}
+
+/// `dk_backward_f32` on `double` elements.
+///
+/// # Safety
+/// As `dk_backward_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_backward_f64(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    dy: *const f64,
+    dx: *mut f64,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe { forward::<E>(d, stream, offset, dy.cast(), dx.cast(), n, Mask::None) }
+}
+
+/// `dk_backward_from_mask_f32` on `double` elements.
+///
+/// # Safety
+/// As `dk_backward_from_mask_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_backward_from_mask_f64(
+    d: *const dk_dropout,
+    mask: *const u64,
+    mask_words: usize,
+    dy: *const f64,
+    dx: *mut f64,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        from_mask::<E>(
+            d,
+            Mask::Bits(mask.cast_mut(), mask_words),
+            dy.cast(),
+            dx.cast(),
+            n,
+        )
+    }
+}
+
+/// `dk_backward_from_byte_mask_f32` on `double` elements.
+///
+/// # Safety
+/// As `dk_backward_from_byte_mask_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_backward_from_byte_mask_f64(
+    d: *const dk_dropout,
+    mask: *const u8,
+    mask_len: usize,
+    dy: *const f64,
+    dx: *mut f64,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        from_mask::<E>(
+            d,
+            Mask::Bytes(mask.cast_mut(), mask_len),
+            dy.cast(),
+            dx.cast(),
+            n,
+        )
+    }
+}
+
+/// `dk_inference_f32` on `double` elements.
+///
+/// # Safety
+/// As `dk_inference_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_inference_f64(
+    d: *const dk_dropout,
+    x: *const f64,
+    y: *mut f64,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe { inference::<E>(d, x.cast(), y.cast(), n) }
+}
+
+/// `dk_mc_forward_f32` on `double` elements.
+///
+/// # Safety
+/// As `dk_mc_forward_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_mc_forward_f64(
+    d: *const dk_dropout,
+    stream: u64,
+    x: *const f64,
+    n: usize,
+    out: *mut f64,
+    samples: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe { mc::<E>(d, stream, x.cast(), n, out.cast(), samples) }
+}
+
+/// `dk_fused_forward_f32` on `double` elements.
+///
+/// # Safety
+/// As `dk_fused_forward_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_fused_forward_f64(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    features: usize,
+    x: *const f64,
+    bias: *const f64,
+    residual: *const f64,
+    y: *mut f64,
+    n: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        fused::<E>(
+            d,
+            stream,
+            offset,
+            features,
+            x.cast(),
+            bias.cast(),
+            residual.cast(),
+            y.cast(),
+            n,
+        )
+    }
+}
+
+/// `dk_fused_backward_f32` on `double` elements.
+///
+/// # Safety
+/// As `dk_fused_backward_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn dk_fused_backward_f64(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    features: usize,
+    dy: *const f64,
+    dx: *mut f64,
+    n: usize,
+    dbias: *mut f64,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        fused_backward::<E>(
+            d,
+            stream,
+            offset,
+            features,
+            dy.cast(),
+            dx.cast(),
+            n,
+            dbias.cast(),
+        )
+    }
+}
