@@ -363,9 +363,15 @@ impl Dropout {
         {
             one(k, dx, sums)?;
         }
-        for (f, out) in dbias.iter_mut().enumerate() {
-            let total = partial.iter().skip(f).step_by(features).sum::<f64>();
-            *out = E::from_f64(total);
+        // Chunk sums added in chunk order, into the first chunk's row.
+        let (total, rest) = partial.split_at_mut(features);
+        for sums in rest.chunks_exact(features) {
+            for (t, s) in total.iter_mut().zip(sums) {
+                *t += s;
+            }
+        }
+        for (out, &t) in dbias.iter_mut().zip(total.iter()) {
+            *out = E::from_f64(t);
         }
         Ok(())
     }
