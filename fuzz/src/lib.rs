@@ -141,7 +141,9 @@ impl Case {
     pub fn input_of<E: FuzzElem>(&self) -> Vec<E> {
         let n = self.len();
         if self.values.is_empty() {
-            return (0..n).map(|i| E::from_raw((i as f32 - 100.0).to_bits(), 0)).collect();
+            return (0..n)
+                .map(|i| E::from_raw((i as f32 - 100.0).to_bits(), 0))
+                .collect();
         }
         let v = &self.values;
         (0..n)
