@@ -108,6 +108,21 @@ pub(crate) fn split(
     run(0, n);
 }
 
+/// The kernel parameters of `d` on `stream`.
+fn params<E: Element>(
+    d: &Dropout,
+    stream: u64,
+    pair_blocks: bool,
+) -> Params<crate::element::Factor<E>> {
+    Params {
+        seed: d.seed(),
+        stream,
+        threshold: d.threshold(),
+        scale: E::factor(d.training_factor()),
+        pair_blocks,
+    }
+}
+
 /// Runs the stream-v1 kernel of `d` over `n` elements at global index
 /// `offset`; every piece seeds its own `(block, lane)` generators from its
 /// global index, so the split never shows in the output.
@@ -124,13 +139,7 @@ pub(crate) unsafe fn forward<E: Element>(
     piece: Piece<E>,
 ) {
     let kernel = E::kernels(d.isa()).forward;
-    let p = Params {
-        seed: d.seed(),
-        stream,
-        threshold: d.threshold(),
-        scale: E::factor(d.training_factor()),
-        pair_blocks: n <= PAIR_BLOCKS_MAX,
-    };
+    let p = params::<E>(d, stream, n <= PAIR_BLOCKS_MAX);
     let align = if matches!(piece.mask, MaskPtr::Bits(_)) {
         64
     } else {
@@ -187,15 +196,9 @@ pub(crate) unsafe fn fused<E: Element>(
         return;
     }
     let kernel = E::kernels(d.isa()).fused;
-    let p = Params {
-        seed: d.seed(),
-        stream,
-        threshold: d.threshold(),
-        scale: E::factor(d.training_factor()),
-        // The epilogue tracks columns step by step; paired blocks would
-        // make it divide at every step.
-        pair_blocks: false,
-    };
+    // The epilogue tracks columns step by step; paired blocks would make it
+    // divide at every step.
+    let p = params::<E>(d, stream, false);
     let align = if matches!(piece.mask, MaskPtr::Bits(_)) {
         64
     } else {

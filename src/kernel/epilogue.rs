@@ -58,11 +58,7 @@ impl<E> FusedPiece<E> {
                     self.residual.add(start)
                 },
                 y: self.y.add(start),
-                mask: match self.mask {
-                    MaskPtr::None => MaskPtr::None,
-                    MaskPtr::Bits(w) => MaskPtr::Bits(w.add(start / 64)),
-                    MaskPtr::Bytes(b) => MaskPtr::Bytes(b.add(start)),
-                },
+                mask: self.mask.at(start),
                 col0: (self.col0 + start % self.features) % self.features,
                 ..self
             }

@@ -74,6 +74,24 @@ pub enum MaskPtr {
     Bytes(*mut u8),
 }
 
+impl MaskPtr {
+    /// The mask of the elements from `start` on (a multiple of 64 for a
+    /// bit mask).
+    ///
+    /// # Safety
+    /// `start` is within the mask's elements.
+    pub unsafe fn at(self, start: usize) -> Self {
+        // SAFETY: within the buffer (caller's contract).
+        unsafe {
+            match self {
+                MaskPtr::None => MaskPtr::None,
+                MaskPtr::Bits(w) => MaskPtr::Bits(w.add(start / 64)),
+                MaskPtr::Bytes(b) => MaskPtr::Bytes(b.add(start)),
+            }
+        }
+    }
+}
+
 /// The raw job of one piece: where its elements are read and written.
 /// `dst` null: a mask-only call.
 pub struct Piece<E> {
@@ -119,11 +137,7 @@ impl<E> Piece<E> {
                 } else {
                     self.dst.add(start)
                 },
-                mask: match self.mask {
-                    MaskPtr::None => MaskPtr::None,
-                    MaskPtr::Bits(w) => MaskPtr::Bits(w.add(start / 64)),
-                    MaskPtr::Bytes(b) => MaskPtr::Bytes(b.add(start)),
-                },
+                mask: self.mask.at(start),
             }
         }
     }
