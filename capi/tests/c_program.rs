@@ -3,6 +3,10 @@
 //! built with the system C compiler against the static library and run,
 //! and the C program's printed outputs compared with the Rust crate's; the
 //! shared library loaded from Python with ctypes (standard library only).
+//!
+//! The libraries are what `cargo build -p dropkit-capi` leaves in
+//! `target/debug` (cargo does not build a `cdylib`/`staticlib` for tests):
+//! build first, as `.ci/run` does.
 
 use dropkit::half::{bf16, f16};
 use dropkit::{Dropout, Element, Fused, Scaling};
@@ -12,7 +16,13 @@ use std::process::Command;
 /// `target/<profile>`, where cargo put `libdropkit.a` and `libdropkit.so`.
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libdropkit.a").exists() && dir.join("libdropkit.so").exists(),
+        "no libraries in {}: run `cargo build -p dropkit-capi` first",
+        dir.display()
+    );
+    dir
 }
 
 fn capi() -> &'static Path {
