@@ -47,7 +47,7 @@ fn global_pool_ok() -> bool {
 /// sequential, not without the `rayon` feature, and not from outside a pool
 /// when the global pool cannot start.
 #[cfg(feature = "rayon")]
-pub(crate) fn may_spread(threading: Threading) -> bool {
+fn may_spread(threading: Threading) -> bool {
     threading != Threading::Sequential
         && (rayon::current_thread_index().is_some() || global_pool_ok())
 }
@@ -181,7 +181,7 @@ pub(crate) fn spreads(d: &Dropout, n: usize) -> bool {
 /// # Safety
 /// `piece`'s pointers are valid for `n` elements (the bias for `features`),
 /// nothing else accesses them during the call, and `offset + n` does not
-/// overflow.
+/// overflow; at the rate edges its mask is `None` (filled by the caller).
 pub(crate) unsafe fn fused<E: Element>(
     d: &Dropout,
     stream: u64,
@@ -211,8 +211,8 @@ pub(crate) unsafe fn fused<E: Element>(
     });
 }
 
-/// The fused epilogue at rate 0 (`keep`: `d = x + bias`, no multiply) or
-/// rate 1 (`d = +0.0`), with its constant mask.
+/// The fused epilogue's values at rate 0 (`keep`: `d = x + bias`, no
+/// multiply) or rate 1 (`d = +0.0`); the caller fills the constant mask.
 ///
 /// # Safety
 /// As [`fused`].
@@ -238,19 +238,6 @@ unsafe fn fused_edge<E: Element>(keep: bool, n: usize, p: FusedPiece<E>) {
             };
             *p.y.add(i) = y;
             col = if col + 1 == p.features { 0 } else { col + 1 };
-            match p.mask {
-                MaskPtr::None => {}
-                MaskPtr::Bits(w) => {
-                    let word = w.add(i / 64);
-                    let bit = u64::from(keep) << (i % 64);
-                    if i % 64 == 0 {
-                        *word = bit;
-                    } else {
-                        *word |= bit;
-                    }
-                }
-                MaskPtr::Bytes(b) => *b.add(i) = u8::from(keep),
-            }
         }
     }
 }

@@ -7,7 +7,8 @@ use crate::driver;
 use crate::element::Element;
 use crate::kernel::epilogue::FusedPiece;
 use crate::kernel::MaskPtr;
-use crate::ops::{check_len, check_mask, mask_words};
+use crate::ops::{check_len, check_mask, mask_words, MaskOut};
+use crate::rule::Edge;
 use crate::Error;
 
 /// Rows summed per chunk for `dbias` (about this many elements per chunk).
@@ -61,18 +62,6 @@ impl<'a, E: Element> Fused<'a, E> {
     }
 }
 
-/// Where a fused call writes its keep mask, if anywhere.
-#[derive(Debug, Default)]
-pub enum FusedMask<'a> {
-    /// No mask.
-    #[default]
-    None,
-    /// Bit `i % 64` of word `i / 64`, as [`Dropout::forward_with_mask`].
-    Bits(&'a mut [u64]),
-    /// One byte per element, as [`Dropout::forward_with_byte_mask`].
-    Bytes(&'a mut [u8]),
-}
-
 fn check_rows(len: usize, features: usize) -> Result<(), Error> {
     if len == 0 || (features > 0 && len.is_multiple_of(features)) {
         Ok(())
@@ -113,7 +102,7 @@ impl Dropout {
         x: &[E],
         y: &mut [E],
     ) -> Result<(), Error> {
-        self.fused_forward_with_mask(stream, offset, f, x, y, FusedMask::None)
+        self.fused_forward_with_mask(stream, offset, f, x, y, MaskOut::None)
     }
 
     /// [`Dropout::fused_forward`] writing a keep mask in the same pass.
@@ -127,7 +116,7 @@ impl Dropout {
         f: Fused<'_, E>,
         x: &[E],
         y: &mut [E],
-        mask: FusedMask<'_>,
+        mask: MaskOut<'_>,
     ) -> Result<(), Error> {
         check_len(x.len(), y.len())?;
         let residual = f.residual.map_or(core::ptr::null(), <[E]>::as_ptr);
@@ -147,7 +136,7 @@ impl Dropout {
     ) -> Result<(), Error> {
         let residual = f.residual.map_or(core::ptr::null(), <[E]>::as_ptr);
         let src = x.as_ptr();
-        self.fused_impl(stream, offset, f, src, residual, x, FusedMask::None)
+        self.fused_impl(stream, offset, f, src, residual, x, MaskOut::None)
     }
 
     /// [`Dropout::fused_forward`] with `y` written over the residual:
@@ -169,7 +158,7 @@ impl Dropout {
             ..f
         };
         let r = residual.as_ptr();
-        self.fused_impl(stream, offset, f, x.as_ptr(), r, residual, FusedMask::None)
+        self.fused_impl(stream, offset, f, x.as_ptr(), r, residual, MaskOut::None)
     }
 
     /// Validates, then runs the epilogue. `x` and `residual` (null: none)
@@ -184,7 +173,7 @@ impl Dropout {
         x: *const E,
         residual: *const E,
         y: &mut [E],
-        mask: FusedMask<'_>,
+        mask: MaskOut<'_>,
     ) -> Result<(), Error> {
         let n = y.len();
         check_rows(n, f.features)?;
@@ -192,21 +181,21 @@ impl Dropout {
         if let Some(r) = f.residual {
             check_len(n, r.len())?;
         }
-        match &mask {
-            FusedMask::None => {}
-            FusedMask::Bits(w) => check_mask(n, mask_words(n), w.len())?,
-            FusedMask::Bytes(b) => check_mask(n, n, b.len())?,
-        }
+        mask.check(n)?;
         if offset.checked_add(n as u64).is_none() {
             return Err(Error::OffsetOverflow { offset, len: n });
         }
         if n == 0 {
             return Ok(());
         }
-        let mask = match mask {
-            FusedMask::None => MaskPtr::None,
-            FusedMask::Bits(w) => MaskPtr::Bits(w.as_mut_ptr()),
-            FusedMask::Bytes(b) => MaskPtr::Bytes(b.as_mut_ptr()),
+        // At the rate edges the mask is one decision, filled here; the
+        // kernel then writes only values.
+        let mask = match self.edge() {
+            Edge::Random => mask.ptr(),
+            edge => {
+                mask.fill(n, edge == Edge::KeepAll);
+                MaskPtr::None
+            }
         };
         let piece = FusedPiece {
             x,

@@ -53,9 +53,7 @@ impl Dropout {
         }
         let row = |(k, row): (usize, &mut [E])| self.forward(fold_in(stream, k as u64), 0, x, row);
         #[cfg(feature = "rayon")]
-        if (self.threading() == crate::Threading::Parallel || out.len() >= self.parallel_min())
-            && crate::driver::may_spread(self.threading())
-        {
+        if crate::driver::spreads(self, out.len()) {
             use rayon::prelude::*;
             return out.par_chunks_mut(n).enumerate().try_for_each(row);
         }

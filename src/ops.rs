@@ -48,43 +48,49 @@ enum Values<'a, E> {
     InPlace(&'a mut [E]),
 }
 
-/// The mask of a call: written by a forward call, read by a backward one.
-enum Mask<'a> {
+/// Where a call writes its keep mask, if anywhere (the elementwise calls
+/// pick it by method; the fused ones take it as an argument).
+#[derive(Debug, Default)]
+pub enum MaskOut<'a> {
+    /// No mask.
+    #[default]
     None,
+    /// Bit `i % 64` of word `i / 64`, as [`Dropout::forward_with_mask`].
     Bits(&'a mut [u64]),
+    /// One byte per element, as [`Dropout::forward_with_byte_mask`].
     Bytes(&'a mut [u8]),
 }
 
-impl Mask<'_> {
+impl MaskOut<'_> {
     /// Checks that the mask covers `n` elements.
-    fn check(&self, n: usize) -> Result<(), Error> {
+    pub(crate) fn check(&self, n: usize) -> Result<(), Error> {
         match self {
-            Mask::None => Ok(()),
-            Mask::Bits(w) => check_mask(n, mask_words(n), w.len()),
-            Mask::Bytes(b) => check_mask(n, n, b.len()),
+            MaskOut::None => Ok(()),
+            MaskOut::Bits(w) => check_mask(n, mask_words(n), w.len()),
+            MaskOut::Bytes(b) => check_mask(n, n, b.len()),
         }
     }
 
     /// Fills the mask of `n` elements with one decision (the rate edges);
     /// bits past `n` in the last word are 0.
-    fn fill(self, n: usize, keep: bool) {
+    pub(crate) fn fill(self, n: usize, keep: bool) {
         match self {
-            Mask::None => {}
-            Mask::Bits(w) => {
+            MaskOut::None => {}
+            MaskOut::Bits(w) => {
                 w[..n / 64].fill(if keep { u64::MAX } else { 0 });
                 if !n.is_multiple_of(64) {
                     w[n / 64] = if keep { (1u64 << (n % 64)) - 1 } else { 0 };
                 }
             }
-            Mask::Bytes(b) => b[..n].fill(u8::from(keep)),
+            MaskOut::Bytes(b) => b[..n].fill(u8::from(keep)),
         }
     }
 
-    fn ptr(self) -> MaskPtr {
+    pub(crate) fn ptr(self) -> MaskPtr {
         match self {
-            Mask::None => MaskPtr::None,
-            Mask::Bits(w) => MaskPtr::Bits(w.as_mut_ptr()),
-            Mask::Bytes(b) => MaskPtr::Bytes(b.as_mut_ptr()),
+            MaskOut::None => MaskPtr::None,
+            MaskOut::Bits(w) => MaskPtr::Bits(w.as_mut_ptr()),
+            MaskOut::Bytes(b) => MaskPtr::Bytes(b.as_mut_ptr()),
         }
     }
 }
@@ -125,7 +131,7 @@ impl Dropout {
         x: &[E],
         y: &mut [E],
     ) -> Result<(), Error> {
-        self.forward_impl(stream, offset, Values::Out(x, y), Mask::None)
+        self.forward_impl(stream, offset, Values::Out(x, y), MaskOut::None)
     }
 
     /// Training forward pass, in place. At rate 0 nothing is touched.
@@ -148,7 +154,7 @@ impl Dropout {
         offset: u64,
         x: &mut [E],
     ) -> Result<(), Error> {
-        self.forward_impl(stream, offset, Values::InPlace(x), Mask::None)
+        self.forward_impl(stream, offset, Values::InPlace(x), MaskOut::None)
     }
 
     /// [`Dropout::forward`] that also writes the keep mask, in the same pass:
@@ -184,7 +190,7 @@ impl Dropout {
         y: &mut [E],
         mask: &mut [u64],
     ) -> Result<(), Error> {
-        self.forward_impl(stream, offset, Values::Out(x, y), Mask::Bits(mask))
+        self.forward_impl(stream, offset, Values::Out(x, y), MaskOut::Bits(mask))
     }
 
     /// [`Dropout::forward`] that also writes one byte per element, 1 kept and
@@ -201,7 +207,7 @@ impl Dropout {
         y: &mut [E],
         mask: &mut [u8],
     ) -> Result<(), Error> {
-        self.forward_impl(stream, offset, Values::Out(x, y), Mask::Bytes(mask))
+        self.forward_impl(stream, offset, Values::Out(x, y), MaskOut::Bytes(mask))
     }
 
     /// The keep bit mask of `n` elements alone (layout of
@@ -216,7 +222,7 @@ impl Dropout {
         n: usize,
         mask: &mut [u64],
     ) -> Result<(), Error> {
-        self.forward_impl::<f32>(stream, offset, Values::None(n), Mask::Bits(mask))
+        self.forward_impl::<f32>(stream, offset, Values::None(n), MaskOut::Bits(mask))
     }
 
     /// The keep byte mask of `mask.len()` elements alone (1 kept, 0 dropped).
@@ -225,7 +231,7 @@ impl Dropout {
     /// [`Error::OffsetOverflow`].
     pub fn mask_bytes(&self, stream: u64, offset: u64, mask: &mut [u8]) -> Result<(), Error> {
         let n = mask.len();
-        self.forward_impl::<f32>(stream, offset, Values::None(n), Mask::Bytes(mask))
+        self.forward_impl::<f32>(stream, offset, Values::None(n), MaskOut::Bytes(mask))
     }
 
     fn forward_impl<E: Element>(
@@ -233,7 +239,7 @@ impl Dropout {
         stream: u64,
         offset: u64,
         values: Values<'_, E>,
-        mask: Mask<'_>,
+        mask: MaskOut<'_>,
     ) -> Result<(), Error> {
         let n = match &values {
             Values::None(n) => *n,

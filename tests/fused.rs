@@ -7,7 +7,7 @@ mod common;
 
 use common::{available_or_required, bits, config, inputs_of, pack, Elem, RATES};
 use dropkit::half::{bf16, f16};
-use dropkit::{mask_words, Dropout, Error, Fused, FusedMask, Isa, Threading};
+use dropkit::{mask_words, Dropout, Error, Fused, Isa, MaskOut, Threading};
 
 fn check<E: Elem>(d: Dropout, stream: u64, offset: u64, features: usize, rows: usize, salt: u32) {
     let n = features * rows;
@@ -41,7 +41,7 @@ fn check<E: Elem>(d: Dropout, stream: u64, offset: u64, features: usize, rows: u
             "in place over x, bias {b} residual {r}: {ctx}"
         );
         let mut words = vec![u64::MAX; mask_words(n)];
-        d.fused_forward_with_mask(stream, offset, f, &x, &mut y, FusedMask::Bits(&mut words))
+        d.fused_forward_with_mask(stream, offset, f, &x, &mut y, MaskOut::Bits(&mut words))
             .unwrap();
         assert_eq!(
             (bits(&y), &words),
@@ -49,7 +49,7 @@ fn check<E: Elem>(d: Dropout, stream: u64, offset: u64, features: usize, rows: u
             "bits: {ctx}"
         );
         let mut bytes = vec![9u8; n];
-        d.fused_forward_with_mask(stream, offset, f, &x, &mut y, FusedMask::Bytes(&mut bytes))
+        d.fused_forward_with_mask(stream, offset, f, &x, &mut y, MaskOut::Bytes(&mut bytes))
             .unwrap();
         assert!(
             bytes.iter().zip(&keep).all(|(&b, &k)| b == u8::from(k)),
@@ -317,14 +317,7 @@ fn bad_shapes_are_typed_errors_and_write_nothing() {
     );
     let mut words = [0u64; 0];
     assert!(matches!(
-        d.fused_forward_with_mask(
-            0,
-            0,
-            Fused::rows(4),
-            &x,
-            &mut y,
-            FusedMask::Bits(&mut words)
-        ),
+        d.fused_forward_with_mask(0, 0, Fused::rows(4), &x, &mut y, MaskOut::Bits(&mut words)),
         Err(Error::MaskTooSmall { .. })
     ));
     assert!(y.iter().all(|&v| v == 7.0), "nothing written on error");
