@@ -104,6 +104,42 @@ impl Dropout {
         Dropout::new(1.0 - keep_prob)
     }
 
+    /// Alpha dropout of rate `rate` (PyTorch `nn.AlphaDropout`, Keras
+    /// `AlphaDropout`): `Dropout::new(rate)` with [`Scaling::Alpha`]. With a
+    /// channel mask shape ([`crate::Shaped::channels_first`]) it is PyTorch's
+    /// `feature_alpha_dropout`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRate`] unless `0 <= rate <= 1`.
+    ///
+    /// ```
+    /// let d = dropkit::Dropout::alpha(0.5)?.with_seed(2);
+    /// let x = [0.0f32; 64];
+    /// let mut y = [9.0f32; 64];
+    /// d.forward(0, 0, &x, &mut y)?;
+    /// let (a, b, dropped) = d.alpha_affine().unwrap();
+    /// // Kept: 0 * a + b; dropped: the dropped value. Both rounded once to f32.
+    /// assert!(y.iter().all(|&v| v == b as f32 || v == dropped as f32));
+    /// assert!(a > 1.0);
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
+    pub fn alpha(rate: f64) -> Result<Self, Error> {
+        Ok(Dropout::new(rate)?.with_scaling(Scaling::Alpha))
+    }
+
+    /// Alpha dropout's affine in `f64`, `Some((a, b, dropped))`, under
+    /// [`Scaling::Alpha`] (else `None`): with `ALPHA' = -1.7580993408473766`,
+    /// `a = ((1 - p)(1 + p ALPHA'^2))^(-1/2)`, `b = -a ALPHA' p`, kept
+    /// elements become `x * a + b` and dropped ones `dropped = a ALPHA' + b`.
+    /// `f32`, `f16` and `bf16` use `a` and `b` rounded once to `f32`, one
+    /// multiply then one add (no FMA), one conversion for the half types;
+    /// `f64` uses them as they are; `dropped` is rounded once from `f64` to
+    /// the element type. At rate 1 `a` is infinite and the output is all
+    /// `+0.0` (the dropped value's limit).
+    pub fn alpha_affine(&self) -> Option<(f64, f64, f64)> {
+        (self.scaling() == Scaling::Alpha).then(|| crate::rule::alpha_affine(self.rate()))
+    }
+
     /// Sets the seed (one per model or run).
     pub fn with_seed(self, seed: u64) -> Self {
         Dropout { seed, ..self }
@@ -194,7 +230,8 @@ impl Dropout {
 
     /// The factor of kept elements in training, in `f64`: `1 / q` under
     /// [`Scaling::Inverted`] (infinite at rate 1, where nothing is kept),
-    /// `1.0` under [`Scaling::Classic`]. `f64` elements use it as it is;
+    /// `1.0` under [`Scaling::Classic`], alpha dropout's `a` under
+    /// [`Scaling::Alpha`]. `f64` elements use it as it is;
     /// the others use it rounded once to `f32` ([`Dropout::scale`]).
     pub fn training_factor(&self) -> f64 {
         self.rule.training()

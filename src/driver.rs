@@ -241,3 +241,26 @@ unsafe fn fused_edge<E: Element>(keep: bool, n: usize, p: FusedPiece<E>) {
         }
     }
 }
+
+/// Runs a shaped job of `d` on `stream` over all its data elements,
+/// spread like an elementwise call of the same size (pieces cut where the
+/// data's row-major position meets a block of the mask's global index; for
+/// an elementwise mask the two coincide).
+///
+/// # Safety
+/// As [`crate::kernel::shaped::run`] for the whole job; for
+/// [`crate::kernel::shaped::Source::Generate`], `d`'s rate is strictly
+/// between 0 and 1.
+pub(crate) unsafe fn shaped<E: Element>(
+    d: &Dropout,
+    stream: u64,
+    job: &crate::kernel::shaped::Job<E>,
+) {
+    let kernel = E::kernels(d.isa()).shaped;
+    let p = params::<E>(d, stream, false);
+    split(d, job.g0, job.len(), 1, |start, len| {
+        // SAFETY: the ISA is available; `split` hands out disjoint ranges
+        // of data elements, whose output addresses are distinct.
+        unsafe { kernel(&p, job, start, start + len) }
+    });
+}

@@ -71,6 +71,76 @@ pub enum Error {
         /// Bias elements given.
         given: usize,
     },
+    /// A shape's rank is outside what the call takes: 0, above
+    /// [`crate::MAX_RANK`], or below what a named mask shape needs.
+    UnsupportedRank {
+        /// The rank given.
+        rank: usize,
+        /// The smallest rank the call takes.
+        min: usize,
+        /// The largest rank the call takes.
+        max: usize,
+    },
+    /// Two shapes of one call have different ranks (input and output, data
+    /// and mask, dims and strides).
+    RankMismatch {
+        /// The rank expected.
+        expected: usize,
+        /// The rank given.
+        given: usize,
+    },
+    /// Input and output views have different extents along `axis`.
+    DimMismatch {
+        /// The axis.
+        axis: usize,
+        /// The input's extent.
+        input: usize,
+        /// The output's extent.
+        output: usize,
+    },
+    /// A mask dimension is neither 1 nor the data's extent.
+    BadMaskDim {
+        /// The axis.
+        axis: usize,
+        /// The data's extent.
+        data: usize,
+        /// The mask's extent.
+        mask: usize,
+    },
+    /// An axis named by a broadcast list is not below the rank.
+    BadAxis {
+        /// The axis given.
+        axis: usize,
+        /// The data's rank.
+        rank: usize,
+    },
+    /// A slice is too short for the view's shape and strides.
+    ViewOutOfBounds {
+        /// Elements the view reaches (its largest index plus one).
+        needed: usize,
+        /// Elements of the slice.
+        given: usize,
+    },
+    /// An output view has two logical elements at one address (a stride 0,
+    /// or strides that interleave), so the result would depend on order.
+    SelfOverlap,
+    /// A shape's element count or extent overflows `usize`.
+    SizeOverflow,
+    /// A slab of leading rows reaches past the tensor's first dimension.
+    SlabOutOfRange {
+        /// First row of the slab.
+        start: usize,
+        /// Rows of the slab.
+        rows: usize,
+        /// Rows of the whole tensor.
+        total: usize,
+    },
+    /// The call does not support this configuration (alpha dropout in the
+    /// fused epilogue's forward pass).
+    Unsupported {
+        /// What is not supported.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -115,6 +185,38 @@ impl fmt::Display for Error {
             Error::BiasMismatch { features, given } => {
                 write!(f, "bias has {given} elements, rows have {features}")
             }
+            Error::UnsupportedRank { rank, min, max } => {
+                write!(f, "rank {rank} is not supported here (from {min} to {max})")
+            }
+            Error::RankMismatch { expected, given } => {
+                write!(f, "rank mismatch: expected rank {expected}, got {given}")
+            }
+            Error::DimMismatch {
+                axis,
+                input,
+                output,
+            } => write!(
+                f,
+                "axis {axis}: input has extent {input}, output has {output}"
+            ),
+            Error::BadMaskDim { axis, data, mask } => write!(
+                f,
+                "axis {axis}: mask extent {mask} is neither 1 nor the data's {data}"
+            ),
+            Error::BadAxis { axis, rank } => {
+                write!(f, "axis {axis} is out of range for rank {rank}")
+            }
+            Error::ViewOutOfBounds { needed, given } => write!(
+                f,
+                "view reaches {needed} elements but the slice has {given}"
+            ),
+            Error::SelfOverlap => write!(f, "output view has two elements at one address"),
+            Error::SizeOverflow => write!(f, "shape size overflows usize"),
+            Error::SlabOutOfRange { start, rows, total } => write!(
+                f,
+                "slab of {rows} rows from row {start} is outside the {total} rows of the tensor"
+            ),
+            Error::Unsupported { what } => write!(f, "not supported: {what}"),
         }
     }
 }

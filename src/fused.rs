@@ -93,7 +93,9 @@ impl Dropout {
     /// # Errors
     /// [`Error::NotWholeRows`], [`Error::BiasMismatch`],
     /// [`Error::LengthMismatch`] (residual or `y` not as long as `x`),
-    /// [`Error::OffsetOverflow`]. Nothing is written on error.
+    /// [`Error::OffsetOverflow`]; [`Error::Unsupported`] under
+    /// [`crate::Scaling::Alpha`] (its affine is not fused). Nothing is
+    /// written on error.
     pub fn fused_forward<E: Element>(
         &self,
         stream: u64,
@@ -175,6 +177,11 @@ impl Dropout {
         y: &mut [E],
         mask: MaskOut<'_>,
     ) -> Result<(), Error> {
+        if self.scaling().is_alpha() {
+            return Err(Error::Unsupported {
+                what: "alpha dropout in the fused forward pass",
+            });
+        }
         let n = y.len();
         check_rows(n, f.features)?;
         check_bias(f.features, f.bias.map(<[E]>::len))?;

@@ -277,6 +277,11 @@ impl Dropout {
                         (p.cast_const(), p)
                     }
                 };
+                if self.scaling().is_alpha() && !dst.is_null() {
+                    // SAFETY: as below; `n > 0`.
+                    unsafe { self.alpha_flat(stream, offset, n, src, dst, mask) };
+                    return Ok(());
+                }
                 let piece = Piece {
                     src,
                     dst,

@@ -13,7 +13,17 @@ pub enum Scaling {
     /// Training leaves kept elements as they are (multiplied by `1.0`);
     /// inference multiplies by `q`. The original paper's form.
     Classic,
+    /// Alpha dropout for self-normalizing networks (PyTorch
+    /// `alpha_dropout`): kept `x * a + b`, dropped `a * ALPHA' + b`, with
+    /// `a` and `b` chosen so that mean 0 and variance 1 stay (see
+    /// [`crate::Dropout::alpha_affine`]); inference is the identity and the
+    /// backward pass multiplies kept gradients by `a`.
+    Alpha,
 }
+
+/// The negative saturation value of SELU, `-lambda * alpha`, that alpha
+/// dropout sets dropped elements to before its affine correction.
+pub const ALPHA_PRIME: f64 = -1.7580993408473766;
 
 /// The rate edges, which never run the generator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +81,7 @@ impl Rule {
         let training = match scaling {
             Scaling::Inverted => 1.0 / q,
             Scaling::Classic => 1.0,
+            Scaling::Alpha => alpha_affine(rate).0,
         };
         Rule {
             rate,
@@ -113,9 +124,26 @@ impl Rule {
     /// The inference transformation.
     pub(crate) fn inference(&self) -> Infer {
         match (self.scaling, self.edge) {
-            (Scaling::Inverted, _) | (Scaling::Classic, Edge::KeepAll) => Infer::Identity,
+            (Scaling::Inverted | Scaling::Alpha, _) | (Scaling::Classic, Edge::KeepAll) => {
+                Infer::Identity
+            }
             (Scaling::Classic, Edge::DropAll) => Infer::Zero,
             (Scaling::Classic, Edge::Random) => Infer::Scale(self.keep_prob()),
         }
     }
+}
+
+/// Alpha dropout's affine at rate `p`, in `f64`: `(a, b, dropped)` with
+/// `a = ((1 - p)(1 + p ALPHA'^2))^(-1/2)`, `b = -a ALPHA' p` and the dropped
+/// value `a ALPHA' + b = ALPHA' a (1 - p)`. At `p = 1`, `a` is infinite and
+/// the dropped value is `+0.0` (its limit).
+pub(crate) fn alpha_affine(p: f64) -> (f64, f64, f64) {
+    let a = ((1.0 - p) * (1.0 + p * ALPHA_PRIME * ALPHA_PRIME)).powf(-0.5);
+    let b = -a * ALPHA_PRIME * p;
+    let dropped = if p == 1.0 {
+        0.0
+    } else {
+        ALPHA_PRIME * a * (1.0 - p)
+    };
+    (a, b, dropped)
 }

@@ -110,6 +110,29 @@ pub enum Scaling {
     Inverted,
     /// Training `x * 1`, inference `x * q`.
     Classic,
+    /// Alpha dropout: kept `x * a + b`, dropped `a * alpha' + b` (see
+    /// [`alpha_constants`]); inference the identity; the gradient of a kept
+    /// element is `dy * a`.
+    Alpha,
+}
+
+/// SELU's negative saturation `-lambda * alpha`.
+const SELU_SATURATION: f64 = -1.7580993408473766;
+
+/// Alpha dropout's constants at `rate`, in `f64`: `(a, b, dropped)` with
+/// `a = 1 / sqrt((1 - p) (1 + p s^2))`, `b = -a s p`, and the dropped value
+/// `s a (1 - p)` (`+0.0` at `p = 1`, where `a` is infinite), `s` the SELU
+/// saturation.
+pub fn alpha_constants(rate: f64) -> (f64, f64, f64) {
+    let s = SELU_SATURATION;
+    let a = 1.0 / ((1.0 - rate) * (1.0 + rate * s * s)).sqrt();
+    let b = -(a * s * rate);
+    let dropped = if rate == 1.0 {
+        0.0
+    } else {
+        s * a * (1.0 - rate)
+    };
+    (a, b, dropped)
 }
 
 /// A dropout configuration as the contract states it.
@@ -148,6 +171,7 @@ impl Config {
         match self.scaling {
             Scaling::Inverted => 1.0 / (1.0 - self.rate),
             Scaling::Classic => 1.0,
+            Scaling::Alpha => alpha_constants(self.rate).0,
         }
     }
 
@@ -168,11 +192,29 @@ impl Config {
         if self.rate == 0.0 {
             return x.to_vec();
         }
+        let keep = self.keep_mask(stream, offset, x.len());
+        self.forward_from(&keep, x)
+    }
+
+    /// The training forward pass through given keep decisions (rate 0:
+    /// the input).
+    pub fn forward_from<V: Value>(&self, keep: &[bool], x: &[V]) -> Vec<V> {
+        if self.rate == 0.0 {
+            return x.to_vec();
+        }
+        if self.rate == 1.0 {
+            return vec![V::zero(); x.len()];
+        }
         let s = self.training_factor();
-        self.keep_mask(stream, offset, x.len())
-            .into_iter()
+        let (a, b, dropped) = alpha_constants(self.rate);
+        keep.iter()
             .zip(x)
-            .map(|(keep, &v)| if keep { v.times(s) } else { V::zero() })
+            .map(|(&k, &v)| match (self.scaling, k) {
+                (Scaling::Alpha, true) => v.affine(a, b),
+                (Scaling::Alpha, false) => V::from_f64(dropped),
+                (_, true) => v.times(s),
+                (_, false) => V::zero(),
+            })
             .collect()
     }
 
@@ -192,7 +234,7 @@ impl Config {
     /// `+0.0`.
     pub fn inference<V: Value>(&self, x: &[V]) -> Vec<V> {
         match self.scaling {
-            Scaling::Inverted => x.to_vec(),
+            Scaling::Inverted | Scaling::Alpha => x.to_vec(),
             Scaling::Classic if self.rate == 0.0 => x.to_vec(),
             Scaling::Classic if self.rate == 1.0 => vec![V::zero(); x.len()],
             Scaling::Classic => x.iter().map(|v| v.times(1.0 - self.rate)).collect(),
@@ -295,6 +337,15 @@ pub trait Value: Copy + PartialEq + core::fmt::Debug {
     fn times(self, factor: f64) -> Self {
         Self::narrow(self.wide() * Self::Wide::from_f64(factor))
     }
+    /// `self * a + b` with `a` and `b` rounded once to the computing type,
+    /// one multiply, one add (no FMA), one rounding back.
+    fn affine(self, a: f64, b: f64) -> Self {
+        let (a, b) = (Self::Wide::from_f64(a), Self::Wide::from_f64(b));
+        let t = self.wide() * a;
+        Self::narrow(t + b)
+    }
+    /// `f` rounded once to this type.
+    fn from_f64(f: f64) -> Self;
     /// One element of the fused epilogue (see [`Config::fused`]); `all`:
     /// rate 0, no multiply.
     fn fused(
@@ -326,6 +377,9 @@ pub trait Value: Copy + PartialEq + core::fmt::Debug {
 
 impl Value for f32 {
     type Wide = f32;
+    fn from_f64(f: f64) -> Self {
+        f as f32
+    }
     fn wide(self) -> f32 {
         self
     }
@@ -342,6 +396,9 @@ impl Value for f32 {
 
 impl Value for f64 {
     type Wide = f64;
+    fn from_f64(f: f64) -> Self {
+        f
+    }
     fn wide(self) -> f64 {
         self
     }
@@ -358,6 +415,9 @@ impl Value for f64 {
 
 impl Value for f16 {
     type Wide = f32;
+    fn from_f64(f: f64) -> Self {
+        f16::from_f64(f)
+    }
     fn wide(self) -> f32 {
         self.to_f32()
     }
@@ -374,6 +434,9 @@ impl Value for f16 {
 
 impl Value for bf16 {
     type Wide = f32;
+    fn from_f64(f: f64) -> Self {
+        bf16::from_f64(f)
+    }
     fn wide(self) -> f32 {
         self.to_f32()
     }

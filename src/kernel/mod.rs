@@ -33,6 +33,7 @@ pub(crate) mod epilogue;
 pub(crate) mod lanes;
 pub(crate) mod portable;
 pub(crate) mod scalar;
+pub(crate) mod shaped;
 pub(crate) mod sink;
 pub(crate) mod walk;
 #[cfg(target_arch = "x86_64")]
@@ -160,6 +161,10 @@ pub struct Kernels<E: crate::element::sealed::Sealed> {
     /// Safety: the ISA is available; the piece's pointers are valid for `n`
     /// elements (the bias for `features`); `g0 + n <= 2^64`.
     pub fused: unsafe fn(&Params<Factor<E>>, u64, usize, epilogue::FusedPiece<E>),
+    /// A shaped job over data elements `lo..hi` (see [`shaped::run`]).
+    ///
+    /// Safety: the ISA is available; see [`shaped::run`].
+    pub shaped: unsafe fn(&Params<Factor<E>>, &shaped::Job<E>, usize, usize),
 }
 
 /// Defines an ISA module's entry points for every data side `D` of its
@@ -213,12 +218,28 @@ macro_rules! entry_points {
             unsafe { $crate::kernel::fused_generic::<$G, E>(p, g0, n, piece) }
         }
 
+        /// A shaped job; see [`crate::kernel::shaped::run`].
+        ///
+        /// # Safety
+        /// This module's ISA is available; see [`crate::kernel::Kernels`].
+        $(#[target_feature(enable = $feat)])?
+        unsafe fn shaped<D: $crate::kernel::data::Data<$G>>(
+            p: &$crate::kernel::Params<$crate::element::Factor<D::E>>,
+            job: &$crate::kernel::shaped::Job<D::E>,
+            lo: usize,
+            hi: usize,
+        ) {
+            // SAFETY: forwarded contract.
+            unsafe { $crate::kernel::shaped::run::<$G, D>(p, job, lo, hi) }
+        }
+
         /// The entry points of data side `D`.
         pub(crate) fn kernels<D: $crate::kernel::data::Data<$G>>() -> $crate::kernel::Kernels<D::E> {
             $crate::kernel::Kernels {
                 forward: forward::<D>,
                 apply: apply::<D>,
                 fused: fused::<D::E>,
+                shaped: shaped::<D>,
             }
         }
 

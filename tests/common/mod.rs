@@ -49,6 +49,7 @@ pub fn config(d: &Dropout) -> reference::Config {
         seed: d.seed(),
         scaling: match d.scaling() {
             Scaling::Classic => reference::Scaling::Classic,
+            Scaling::Alpha => reference::Scaling::Alpha,
             _ => reference::Scaling::Inverted,
         },
     }
