@@ -5,6 +5,8 @@
 //! cargo run --release --example report            # sizes up to 256M elements (1 GiB)
 //! cargo run --release --example report -- --quick # up to 16M
 //! cargo run --release --example report -- --types --quick # only the element-type table
+//! cargo run --release --example report -- --fused         # only the fused epilogue
+//! cargo run --release --example report -- --shapes        # only broadcast masks and strided rows
 //! ```
 //!
 //! Each figure is the best of several timed batches (this machine is shared
@@ -12,7 +14,9 @@
 //! rate 0.1, one thread unless a column says otherwise.
 
 use dropkit::half::{bf16, f16};
-use dropkit::{bench, mask_words, Dropout, Element, Fused, Isa, Threading};
+use dropkit::{
+    bench, mask_words, Dropout, Element, Fused, Isa, Layout, Shaped, Threading, View, ViewMut,
+};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -90,6 +94,10 @@ fn main() {
     }
     if std::env::args().any(|a| a == "--fused") {
         fused_table(quick);
+        return;
+    }
+    if std::env::args().any(|a| a == "--shapes") {
+        shapes_table();
         return;
     }
     let one = pool(1);
@@ -417,4 +425,120 @@ fn fused_table(quick: bool) {
             );
         }
     }
+}
+
+/// Broadcast masks and strided rows, f32, one thread, best ISA: each
+/// against a copy of the same bytes and against the elementwise forward of
+/// the same elements, timed back to back.
+fn shapes_table() {
+    println!("\nshaped dropout, f32, one thread, best ISA, rate 0.1, out of place (ratios of times, same run):");
+    println!("'x copy' = time / copy_from_slice of the same bytes; 'x flat' = time / elementwise forward of n");
+    println!(
+        "{:>15} {:>18} {:>9} {:>8} {:>8} {:>8}",
+        "variant", "dims", "n", "ns/el", "x copy", "x flat"
+    );
+    let d = Dropout::new(0.1)
+        .unwrap()
+        .with_seed(42)
+        .with_threading(Threading::Sequential);
+    let cases: [(&str, Shaped<'static>, Vec<Vec<usize>>); 4] = [
+        (
+            "channels first",
+            Shaped::channels_first(),
+            vec![vec![1, 64, 32, 32], vec![16, 64, 32, 32], vec![32, 64, 32, 32]],
+        ),
+        (
+            "channels last",
+            Shaped::channels_last(),
+            vec![vec![1, 32, 32, 64], vec![16, 32, 32, 64], vec![32, 32, 32, 64]],
+        ),
+        (
+            "drop-path",
+            Shaped::per_sample(),
+            vec![vec![16, 4096], vec![256, 4096]],
+        ),
+        (
+            "locked",
+            Shaped::locked_time_major(),
+            vec![vec![4, 32, 512], vec![64, 32, 512]],
+        ),
+    ];
+    for (name, shape, all_dims) in cases {
+        for dims in all_dims {
+            let n: usize = dims.iter().product();
+            // Input and output in one buffer, the output 1 KiB past a 4 KiB
+            // step (as `forward_time`: no store-to-load aliasing).
+            let mut buf: Vec<f32> = (0..2 * n + 256).map(|i| (i % 1000) as f32 * 0.01).collect();
+            let (x, rest) = buf.split_at_mut(n);
+            let (x, y) = (&*x, &mut rest[256..]);
+            let xv = View::dense(x, &dims).unwrap();
+            let run = |y: &mut [f32]| {
+                let mut yv = ViewMut::dense(y, &dims).unwrap();
+                d.forward_shaped(1, 0, &shape, black_box(&xv), &mut yv).unwrap();
+            };
+            let t = best(|| run(y), n);
+            let vs_copy = ratio(
+                |shaped| {
+                    if shaped {
+                        run(y)
+                    } else {
+                        y.copy_from_slice(black_box(x))
+                    }
+                },
+                n,
+            );
+            let vs_flat = ratio(
+                |shaped| {
+                    if shaped {
+                        run(y)
+                    } else {
+                        d.forward(1, 0, black_box(x), y).unwrap()
+                    }
+                },
+                n,
+            );
+            println!(
+                "{name:>15} {:>18} {n:>9} {:>8.3} {vs_copy:>7.2}x {vs_flat:>7.2}x",
+                format!("{dims:?}"),
+                t * 1e9 / n as f64
+            );
+        }
+    }
+    // Strided rows: 4096 rows of 200 elements in rows of 256, in place.
+    let (rows, cols, stride) = (4096usize, 200usize, 256usize);
+    let n = rows * cols;
+    let mut buf: Vec<f32> = (0..rows * stride).map(|i| (i % 1000) as f32 * 0.01).collect();
+    let mut dense: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 * 0.01).collect();
+    let layout = Layout::strided(&[rows, cols], &[stride, 1]).unwrap();
+    let strided = |buf: &mut Vec<f32>| {
+        let mut v = ViewMut::new(buf, layout).unwrap();
+        d.forward_shaped_in_place(1, 0, &Shaped::elementwise(), &mut v)
+            .unwrap();
+    };
+    let vs_dense = ratio(
+        |s| {
+            if s {
+                strided(&mut buf)
+            } else {
+                d.forward_in_place(1, 0, black_box(&mut dense)).unwrap()
+            }
+        },
+        n,
+    );
+    let per_row = ratio(
+        |s| {
+            if s {
+                for (r, row) in buf.chunks_exact_mut(stride).enumerate() {
+                    d.forward_in_place(1, (r * cols) as u64, &mut row[..cols])
+                        .unwrap();
+                }
+            } else {
+                d.forward_in_place(1, 0, black_box(&mut dense)).unwrap()
+            }
+        },
+        n,
+    );
+    println!(
+        "\nstrided rows {rows} x {cols} (stride {stride}), in place: one shaped call {vs_dense:.2}x the dense call; one call per row {per_row:.2}x"
+    );
 }

@@ -1,7 +1,7 @@
 //! Shapes: strided views of tensors ([`Layout`], [`View`], [`ViewMut`]) and
 //! the mask shapes of the structured dropouts ([`Shaped`]).
 
-use crate::kernel::shaped::MAX_RANK;
+use crate::kernel::shaped::{gcd, MAX_RANK, PERIOD_BITS_MAX};
 use crate::Error;
 
 /// A row-major logical shape with element strides, rank 1 to
@@ -527,6 +527,8 @@ pub(crate) struct Plan {
     pub sx: [usize; MAX_RANK],
     pub sy: [usize; MAX_RANK],
     pub ms: [usize; MAX_RANK],
+    /// See [`crate::kernel::shaped::Job::period`].
+    pub period: usize,
     /// Global index of the slab's first mask element.
     pub g0: u64,
     /// Mask elements of the slab.
@@ -590,6 +592,7 @@ pub(crate) fn plan(
         sx: [0; MAX_RANK],
         sy: [0; MAX_RANK],
         ms: [0; MAX_RANK],
+        period: 0,
         g0,
         m,
         n: y.len(),
@@ -623,6 +626,23 @@ pub(crate) fn plan(
     if p.rank == 0 {
         // Every extent is 1: one element.
         p.rank = 1;
+    }
+    // Short contiguous rows that repeat one mask run (channels last): one
+    // long row with a periodic mask.
+    if p.rank >= 2 {
+        let (o, l) = (p.rank - 2, p.rank - 1);
+        let c = p.dims[l];
+        if p.ms[l] == 1
+            && p.ms[o] == 0
+            && (p.sx[l], p.sy[l]) == (1, 1)
+            && (p.sx[o], p.sy[o]) == (c, c)
+            && c * 64 / gcd(c, 64) <= PERIOD_BITS_MAX
+        {
+            p.period = c;
+            p.dims[o] *= c;
+            (p.sx[o], p.sy[o], p.ms[o]) = (1, 1, 1);
+            p.rank -= 1;
+        }
     }
     Ok(p)
 }

@@ -11,6 +11,7 @@
 use super::data::Data;
 use super::lanes::Gen16;
 use super::sink::BitSink;
+use super::sink::NoSink;
 use super::walk::{fill, NoOut, Out, Scaled};
 use super::{Params, BLOCK, LANES};
 use crate::element::{sealed::Sealed, Element, Factor};
@@ -95,6 +96,11 @@ pub struct Job<E: Sealed> {
     pub sy: [usize; MAX_RANK],
     /// Mask strides (0 where the mask broadcasts).
     pub ms: [usize; MAX_RANK],
+    /// Non-zero: the last axis is contiguous rows of `period` elements
+    /// that all take mask elements `mo..mo + period` (a mask broadcast
+    /// along the axis just outside a short last axis, folded into one long
+    /// axis: channels last).
+    pub period: usize,
     /// Global index of mask element 0.
     pub g0: u64,
     /// Mask elements.
@@ -197,20 +203,33 @@ pub unsafe fn run<G: Gen16, D: Data<G>>(
     lo: usize,
     hi: usize,
 ) {
+    // An elementwise mask generated as the data goes: the block walker,
+    // with an output that follows the view's rows (no bits in between).
+    if matches!(job.source, Source::Generate) && job.m == job.len() && job.period == 0 {
+        // SAFETY: the ISA is available; the walker visits `lo..hi` in
+        // order (no paired blocks: the driver's parameters forbid them),
+        // which `out` maps to the view's elements; `g0 + m` does not
+        // overflow.
+        unsafe {
+            let last = job.rank - 1;
+            let (g, n) = (job.g0 + lo as u64, hi - lo);
+            match job.op {
+                Op::Scale(s) if job.sx[last] == 1 && job.sy[last] == 1 => {
+                    let mut out = Walk::<G, D, true>::new(job, lo, s);
+                    fill::<G, _, _, _>(p, g, n, &mut out, &mut NoSink);
+                }
+                _ => {
+                    let mut out = Walk::<G, D, false>::new(job, lo, p.scale);
+                    fill::<G, _, _, _>(p, g, n, &mut out, &mut NoSink);
+                }
+            }
+        }
+        return;
+    }
     let last = job.rank - 1;
     let len = job.dims[last];
     let (sx, sy, sm) = (job.sx[last], job.sy[last], job.ms[last]);
-    // The odometer over the outer axes, at the row of `lo`.
-    let mut idx = [0usize; MAX_RANK];
-    let (mut xo, mut yo, mut mo) = (0usize, 0usize, 0usize);
-    let mut r = lo / len;
-    for a in (0..last).rev() {
-        idx[a] = r % job.dims[a];
-        r /= job.dims[a];
-        xo += idx[a] * job.sx[a];
-        yo += idx[a] * job.sy[a];
-        mo += idx[a] * job.ms[a];
-    }
+    let mut at = Cursor::new(job, lo);
     let mut win = match job.source {
         Source::Generate => Some(Window {
             start: 0,
@@ -219,32 +238,51 @@ pub unsafe fn run<G: Gen16, D: Data<G>>(
         }),
         _ => None,
     };
-    let mut col = lo % len;
+    let mut rep = Repeat {
+        mo: usize::MAX,
+        len: 0,
+        words: [0; REPEAT / 64],
+    };
     let mut i = lo;
     // SAFETY: every position below is a data element of the view (its
     // address is in bounds by the caller's contract), and every mask
     // position is below `m`.
     unsafe {
         while i < hi {
+            let col = at.col;
             let take = (len - col).min(hi - i);
-            let x = job.src.add(xo + col * sx);
-            let y = job.dst.add(yo + col * sy);
-            let mut u = mo + col * sm;
-            if sm == 0 {
+            let x = job.src.add(at.xo + col * sx);
+            let y = job.dst.add(at.yo + col * sy);
+            if job.period != 0 && !matches!(job.source, Source::Const(_)) {
+                // A periodic row: the mask's run, repeated to a whole
+                // number of words, read from `rep`.
+                if rep.mo != at.mo {
+                    rep.build::<G, D::E>(p, job, win.as_mut(), at.mo);
+                }
+                let mut done = 0;
+                while done < take {
+                    let pos = (col + done) % rep.len;
+                    let cnt = (rep.len - pos).min(take - done);
+                    let bits = Bits::Words(rep.words.as_ptr());
+                    segment::<G, D>(job.op, bits, pos, x.add(done), y.add(done), 1, 1, cnt);
+                    done += cnt;
+                }
+            } else if sm == 0 {
                 // One decision for the whole segment.
-                let bits = bits_at::<G, D::E>(p, job, win.as_mut(), u);
-                let keep = bits.0.one(bits.1);
+                let (bits, pos, _) = bits_at::<G, D::E>(p, job, win.as_mut(), at.mo);
+                let keep = bits.one(pos);
                 segment::<G, D>(job.op, Bits::Const(keep), 0, x, y, sx, sy, take);
             } else {
                 // A run of consecutive mask bits, window by window.
+                let mut u = at.mo + col * sm;
                 let mut done = 0;
                 while done < take {
-                    let (bits, at, avail) = bits_at::<G, D::E>(p, job, win.as_mut(), u);
+                    let (bits, pos, avail) = bits_at::<G, D::E>(p, job, win.as_mut(), u);
                     let cnt = avail.min(take - done);
                     segment::<G, D>(
                         job.op,
                         bits,
-                        at,
+                        pos,
                         x.add(done * sx),
                         y.add(done * sy),
                         sx,
@@ -256,22 +294,253 @@ pub unsafe fn run<G: Gen16, D: Data<G>>(
                 }
             }
             i += take;
-            col = 0;
-            // Next row.
-            for a in (0..last).rev() {
-                idx[a] += 1;
-                xo += job.sx[a];
-                yo += job.sy[a];
-                mo += job.ms[a];
-                if idx[a] < job.dims[a] {
-                    break;
+            at.next_row(job);
+        }
+    }
+}
+
+/// Position in the view: the row (outer axes' odometer and the element
+/// offsets of its first element in input, output and mask) and the column.
+struct Cursor {
+    idx: [usize; MAX_RANK],
+    xo: usize,
+    yo: usize,
+    mo: usize,
+    col: usize,
+}
+
+impl Cursor {
+    /// At row-major position `lo`.
+    #[inline(always)]
+    fn new<E: Sealed>(job: &Job<E>, lo: usize) -> Self {
+        let last = job.rank - 1;
+        let mut c = Cursor {
+            idx: [0; MAX_RANK],
+            xo: 0,
+            yo: 0,
+            mo: 0,
+            col: lo % job.dims[last],
+        };
+        let mut r = lo / job.dims[last];
+        for a in (0..last).rev() {
+            c.idx[a] = r % job.dims[a];
+            r /= job.dims[a];
+            c.xo += c.idx[a] * job.sx[a];
+            c.yo += c.idx[a] * job.sy[a];
+            c.mo += c.idx[a] * job.ms[a];
+        }
+        c
+    }
+
+    /// To column 0 of the next row (wrapping past the last).
+    #[inline(always)]
+    fn next_row<E: Sealed>(&mut self, job: &Job<E>) {
+        self.col = 0;
+        for a in (0..job.rank - 1).rev() {
+            self.idx[a] += 1;
+            self.xo += job.sx[a];
+            self.yo += job.sy[a];
+            self.mo += job.ms[a];
+            if self.idx[a] < job.dims[a] {
+                return;
+            }
+            self.idx[a] = 0;
+            self.xo -= job.sx[a] * job.dims[a];
+            self.yo -= job.sy[a] * job.dims[a];
+            self.mo -= job.ms[a] * job.dims[a];
+        }
+    }
+}
+
+/// Bits of a repeated mask run (at most 4096, a whole number of words).
+const REPEAT: usize = 4096;
+
+/// The most bits the pattern of a periodic row may need before it repeats
+/// in whole words (`lcm(period, 64)`): longer periods are not folded.
+pub const PERIOD_BITS_MAX: usize = 1024;
+
+/// A periodic row's mask run `mo..mo + period`, repeated `len` bits.
+struct Repeat {
+    mo: usize,
+    len: usize,
+    words: [u64; REPEAT / 64],
+}
+
+impl Repeat {
+    /// Fills the repetition of the run at mask position `mo`.
+    ///
+    /// # Safety
+    /// As [`run`]; `mo + period <= m`.
+    #[inline(always)]
+    unsafe fn build<G: Gen16, E: Element>(
+        &mut self,
+        p: &Params<Factor<E>>,
+        job: &Job<E>,
+        mut win: Option<&mut Window>,
+        mo: usize,
+    ) {
+        let period = job.period;
+        let unit = period * 64 / gcd(period, 64); // a whole number of words
+        self.len = unit * (2048 / unit).max(1);
+        self.words[..self.len / 64].fill(0);
+        // SAFETY: mask positions `mo..mo + period` exist.
+        unsafe {
+            let mut b = 0;
+            while b < period {
+                let (bits, pos, avail) = bits_at::<G, E>(p, job, win.as_deref_mut(), mo + b);
+                let cnt = avail.min(period - b);
+                for k in 0..cnt {
+                    if bits.one(pos + k) {
+                        let mut at = b + k;
+                        while at < unit {
+                            self.words[at / 64] |= 1 << (at % 64);
+                            at += period;
+                        }
+                    }
                 }
-                idx[a] = 0;
-                xo -= job.sx[a] * job.dims[a];
-                yo -= job.sy[a] * job.dims[a];
-                mo -= job.ms[a] * job.dims[a];
+                b += cnt;
             }
         }
+        for w in unit / 64..self.len / 64 {
+            self.words[w] = self.words[w - unit / 64];
+        }
+        self.mo = mo;
+    }
+}
+
+/// Greatest common divisor.
+pub const fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// The walker's output for an elementwise mask over strided data: the
+/// walker's positions, in order, mapped to the view's rows. `SCALED`: the
+/// job is [`Op::Scale`] over unit last strides, whose whole steps inside a
+/// row go to the data side directly.
+struct Walk<'j, G: Gen16, D: Data<G>, const SCALED: bool> {
+    /// The next element's input and output.
+    x: *const D::E,
+    y: *mut D::E,
+    /// Elements left in the current row.
+    left: usize,
+    /// The factor for the data side (`SCALED` only).
+    s: D::S,
+    job: &'j Job<D::E>,
+    at: Cursor,
+}
+
+impl<'j, G: Gen16, D: Data<G>, const SCALED: bool> Walk<'j, G, D, SCALED> {
+    /// # Safety
+    /// `G`'s ISA is available; position `lo` is a data element.
+    #[inline(always)]
+    unsafe fn new(job: &'j Job<D::E>, lo: usize, s: Factor<D::E>) -> Self {
+        let at = Cursor::new(job, lo);
+        let last = job.rank - 1;
+        // SAFETY: the caller guarantees the ISA and the element.
+        unsafe {
+            Walk {
+                x: job.src.add(at.xo + at.col * job.sx[last]),
+                y: job.dst.add(at.yo + at.col * job.sy[last]),
+                left: job.dims[last] - at.col,
+                s: D::splat(s),
+                job,
+                at,
+            }
+        }
+    }
+
+    /// The next `cnt` elements with decisions `bits >> lo`, across rows
+    /// where they end, element by element (the same bits as the data
+    /// side). Out of line and without SIMD: the walker's hot loop keeps
+    /// its registers.
+    ///
+    /// # Safety
+    /// The elements exist.
+    #[inline(never)]
+    unsafe fn lanes(&mut self, bits: u32, mut lo: usize, mut cnt: usize) {
+        let last = self.job.rank - 1;
+        let (sx, sy) = (self.job.sx[last], self.job.sy[last]);
+        // SAFETY: the positions are the view's next elements.
+        unsafe {
+            let op = self.job.op;
+            while cnt > 0 {
+                let c = cnt.min(self.left);
+                if let (true, Op::Scale(s)) = (SCALED, op) {
+                    for l in 0..c {
+                        let keep = 0u32.wrapping_sub((bits >> (lo + l)) & 1);
+                        *self.y.add(l) = <D::E as Sealed>::lane(*self.x.add(l), s, keep);
+                    }
+                } else {
+                    for l in 0..c {
+                        let keep = (bits >> (lo + l)) & 1 == 1;
+                        let v = op.one(self.x.add(l * sx).read(), keep);
+                        self.y.add(l * sy).write(v);
+                    }
+                }
+                self.advance(c, sx, sy);
+                lo += c;
+                cnt -= c;
+            }
+        }
+    }
+
+    /// Past `c` elements of the row (to the next row where it ends).
+    ///
+    /// # Safety
+    /// `c <= left`.
+    #[inline(always)]
+    unsafe fn advance(&mut self, c: usize, sx: usize, sy: usize) {
+        self.left -= c;
+        if self.left == 0 {
+            (self.x, self.y, self.left) = next_row_start(&mut self.at, self.job);
+        } else {
+            // SAFETY: still inside the row.
+            unsafe {
+                self.x = self.x.add(c * sx);
+                self.y = self.y.add(c * sy);
+            }
+        }
+    }
+}
+
+/// Moves `at` to the next row and returns its first input and output
+/// elements and its length (past the view's last row: its first row, never
+/// used). Out of line: the walker's hot loop stays small.
+#[cold]
+#[inline(never)]
+fn next_row_start<E: Sealed>(at: &mut Cursor, job: &Job<E>) -> (*const E, *mut E, usize) {
+    at.next_row(job);
+    // The offsets are of an element of the view: in bounds, but computed
+    // with wrapping adds so that this function needs no unsafe.
+    (
+        job.src.wrapping_add(at.xo),
+        job.dst.wrapping_add(at.yo),
+        job.dims[job.rank - 1],
+    )
+}
+
+// SAFETY: writes only the view's elements at the walker's positions, which
+// the creator guarantees exist.
+unsafe impl<G: Gen16, D: Data<G>, const SCALED: bool> Out<G> for Walk<'_, G, D, SCALED> {
+    #[inline(always)]
+    unsafe fn full(&mut self, _: usize, k: G::Keep) {
+        // SAFETY: the next 16 elements exist (caller's contract).
+        unsafe {
+            if SCALED && self.left >= LANES {
+                D::apply16(self.x, self.y, self.s, k);
+                self.advance(LANES, 1, 1);
+            } else {
+                self.lanes(G::keep_bits(k), 0, LANES);
+            }
+        }
+    }
+    #[inline(always)]
+    unsafe fn partial(&mut self, _: usize, k: G::Keep, lo: usize, cnt: usize) {
+        // SAFETY: the next `cnt` elements exist (caller's contract).
+        unsafe { self.lanes(G::keep_bits(k), lo, cnt) }
     }
 }
 
