@@ -445,12 +445,20 @@ fn shapes_table() {
         (
             "channels first",
             Shaped::channels_first(),
-            vec![vec![1, 64, 32, 32], vec![16, 64, 32, 32], vec![32, 64, 32, 32]],
+            vec![
+                vec![1, 64, 32, 32],
+                vec![16, 64, 32, 32],
+                vec![32, 64, 32, 32],
+            ],
         ),
         (
             "channels last",
             Shaped::channels_last(),
-            vec![vec![1, 32, 32, 64], vec![16, 32, 32, 64], vec![32, 32, 32, 64]],
+            vec![
+                vec![1, 32, 32, 64],
+                vec![16, 32, 32, 64],
+                vec![32, 32, 32, 64],
+            ],
         ),
         (
             "drop-path",
@@ -474,7 +482,8 @@ fn shapes_table() {
             let xv = View::dense(x, &dims).unwrap();
             let run = |y: &mut [f32]| {
                 let mut yv = ViewMut::dense(y, &dims).unwrap();
-                d.forward_shaped(1, 0, &shape, black_box(&xv), &mut yv).unwrap();
+                d.forward_shaped(1, 0, &shape, black_box(&xv), &mut yv)
+                    .unwrap();
             };
             let t = best(|| run(y), n);
             let vs_copy = ratio(
@@ -507,7 +516,9 @@ fn shapes_table() {
     // Strided rows: 4096 rows of 200 elements in rows of 256, in place.
     let (rows, cols, stride) = (4096usize, 200usize, 256usize);
     let n = rows * cols;
-    let mut buf: Vec<f32> = (0..rows * stride).map(|i| (i % 1000) as f32 * 0.01).collect();
+    let mut buf: Vec<f32> = (0..rows * stride)
+        .map(|i| (i % 1000) as f32 * 0.01)
+        .collect();
     let mut dense: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 * 0.01).collect();
     let layout = Layout::strided(&[rows, cols], &[stride, 1]).unwrap();
     let strided = |buf: &mut Vec<f32>| {

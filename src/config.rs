@@ -129,7 +129,8 @@ impl Dropout {
 
     /// Alpha dropout's affine in `f64`, `Some((a, b, dropped))`, under
     /// [`Scaling::Alpha`] (else `None`): with `ALPHA' = -1.7580993408473766`,
-    /// `a = ((1 - p)(1 + p ALPHA'^2))^(-1/2)`, `b = -a ALPHA' p`, kept
+    /// `a = 1 / sqrt((1 - p)(1 + p ALPHA'^2))` (an IEEE square root and
+    /// division, the same bits on every platform), `b = -(a ALPHA' p)`, kept
     /// elements become `x * a + b` and dropped ones `dropped = a ALPHA' + b`.
     /// `f32`, `f16` and `bf16` use `a` and `b` rounded once to `f32`, one
     /// multiply then one add (no FMA), one conversion for the half types;

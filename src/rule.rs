@@ -134,11 +134,13 @@ impl Rule {
 }
 
 /// Alpha dropout's affine at rate `p`, in `f64`: `(a, b, dropped)` with
-/// `a = ((1 - p)(1 + p ALPHA'^2))^(-1/2)`, `b = -a ALPHA' p` and the dropped
+/// `a = 1 / sqrt((1 - p)(1 + p ALPHA'^2))`, `b = -a ALPHA' p` and the dropped
 /// value `a ALPHA' + b = ALPHA' a (1 - p)`. At `p = 1`, `a` is infinite and
 /// the dropped value is `+0.0` (its limit).
 pub(crate) fn alpha_affine(p: f64) -> (f64, f64, f64) {
-    let a = ((1.0 - p) * (1.0 + p * ALPHA_PRIME * ALPHA_PRIME)).powf(-0.5);
+    // `1 / sqrt`, not `powf(-0.5)`: IEEE square root and division round
+    // the same on every platform, a libm `pow` need not.
+    let a = 1.0 / ((1.0 - p) * (1.0 + p * ALPHA_PRIME * ALPHA_PRIME)).sqrt();
     let b = -a * ALPHA_PRIME * p;
     let dropped = if p == 1.0 {
         0.0

@@ -8,7 +8,8 @@ mod common;
 
 use common::{available_or_required, bits, config, inputs_of, pack, Elem};
 use dropkit::{
-    mask_words, Dropout, Isa, Layout, MaskIn, MaskOut, Scaling, Shaped, Threading, View, ViewMut,
+    mask_words, Dropout, Error, Isa, Layout, MaskIn, MaskOut, Scaling, Shaped, Threading, View,
+    ViewMut,
 };
 use half::{bf16, f16};
 
@@ -368,4 +369,469 @@ fn avx2_matches_dense_oracle() {
 #[test]
 fn avx512_matches_dense_oracle() {
     check_isa(Isa::Avx512);
+}
+
+/// A fixed case through `check_shaped` (random strides and offset).
+fn fixed(whole: &[usize], mask: &[usize], slab: Option<(usize, usize)>) -> Case {
+    let (start, rows) = slab.unwrap_or((0, whole[0]));
+    Case {
+        whole: whole.to_vec(),
+        mask: mask.to_vec(),
+        start,
+        rows,
+        slab: slab.is_some(),
+    }
+}
+
+/// Sizes past the generator's window (65536 mask bits), long rows, many
+/// rows, periodic rows, on every ISA and both threadings.
+#[test]
+fn large_shapes_match_dense_oracle() {
+    let cases = [
+        fixed(&[3, 70001], &[3, 70001], None), // elementwise, rows past the window
+        fixed(&[3, 2, 40000], &[1, 2, 40000], None), // locked, mask past the window
+        fixed(&[1000, 70, 3], &[1000, 70, 1], None), // channels first, 70000 decisions
+        fixed(&[8, 50, 64], &[8, 1, 64], Some((2, 4))), // channels last, periodic rows
+        fixed(&[4, 300, 100], &[4, 1, 100], None), // period 100 (1600 bits)
+        fixed(&[4, 30, 1000], &[4, 1, 1000], None), // period too long to fold
+        fixed(&[70, 3, 1000], &[70, 1, 1], None), // drop-path
+    ];
+    let mut rng = Rng(99);
+    for isa in Isa::available() {
+        for (k, c) in cases.iter().enumerate() {
+            for threading in [Threading::Sequential, Threading::Parallel] {
+                let d = Dropout::new(0.3)
+                    .unwrap()
+                    .with_seed(k as u64)
+                    .with_isa(isa)
+                    .unwrap()
+                    .with_threading(threading);
+                check_shaped::<f32>(&d, c, &mut rng, k as u32);
+            }
+        }
+        let d = Dropout::alpha(0.2).unwrap().with_isa(isa).unwrap();
+        check_shaped::<bf16>(&d, &cases[3], &mut rng, 7);
+    }
+}
+
+/// Each named mask shape is the mask shape the table says, and its calls
+/// equal the noise-shape calls with that shape.
+#[test]
+fn named_variants_are_their_mask_shapes() {
+    type Expect = fn(&[usize]) -> Vec<usize>;
+    let named: [(Shaped<'static>, Expect); 5] = [
+        (Shaped::channels_first(), |d| {
+            let mut m = vec![1; d.len()];
+            m[..2].copy_from_slice(&d[..2]);
+            m
+        }),
+        (Shaped::channels_last(), |d| {
+            let mut m = vec![1; d.len()];
+            m[0] = d[0];
+            m[d.len() - 1] = d[d.len() - 1];
+            m
+        }),
+        (Shaped::per_sample(), |d| {
+            let mut m = vec![1; d.len()];
+            m[0] = d[0];
+            m
+        }),
+        (Shaped::locked_time_major(), |d| {
+            let mut m = d.to_vec();
+            m[0] = 1;
+            m
+        }),
+        (Shaped::locked_batch_major(), |d| {
+            let mut m = d.to_vec();
+            m[1] = 1;
+            m
+        }),
+    ];
+    let d = Dropout::new(0.4).unwrap().with_seed(5);
+    for dims in [vec![3usize, 4, 5], vec![2, 3, 4, 5], vec![2, 3, 2, 2, 33]] {
+        let n: usize = dims.iter().product();
+        let x: Vec<f32> = inputs_of(n, 3);
+        for (shape, expect) in named {
+            let data = Layout::dense(&dims).unwrap();
+            let mask = expect(&dims);
+            assert_eq!(
+                shape.mask_layout(&data).unwrap().dims(),
+                &mask[..],
+                "{shape:?}"
+            );
+            let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+            let xv = View::dense(&x, &dims).unwrap();
+            d.forward_shaped(
+                9,
+                3,
+                &shape,
+                &xv,
+                &mut ViewMut::dense(&mut a, &dims).unwrap(),
+            )
+            .unwrap();
+            d.forward_shaped(
+                9,
+                3,
+                &Shaped::noise_shape(&mask),
+                &xv,
+                &mut ViewMut::dense(&mut b, &dims).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(bits(&a), bits(&b), "{shape:?} {dims:?}");
+            let axes: Vec<usize> = (0..dims.len()).filter(|&i| mask[i] == 1).collect();
+            let by_axes = Shaped::broadcast_dims(&axes);
+            assert_eq!(by_axes.mask_layout(&data).unwrap().dims(), &mask[..]);
+        }
+    }
+    // Ranks a named shape cannot take.
+    let l1 = Layout::dense(&[5]).unwrap();
+    let l2 = Layout::dense(&[5, 4]).unwrap();
+    for (shape, l) in [
+        (Shaped::channels_first(), l1),
+        (Shaped::channels_last(), l1),
+        (Shaped::locked_time_major(), l1),
+        (Shaped::locked_batch_major(), l2),
+    ] {
+        assert!(
+            matches!(shape.mask_layout(&l), Err(Error::UnsupportedRank { .. })),
+            "{shape:?}"
+        );
+    }
+}
+
+/// Every kind of bad input: a typed error, and nothing written.
+#[test]
+fn bad_shapes_are_refused_and_nothing_is_written() {
+    let d = Dropout::new(0.5).unwrap();
+    let x = vec![1.0f32; 64];
+    let xv = View::dense(&x, &[4, 4, 4]).unwrap();
+    let mut y = vec![7.0f32; 64];
+    let mut expect = |shape: Shaped<'_>, x: &View<'_, f32>, dims: &[usize], want: Error| {
+        let r = d.forward_shaped(0, 0, &shape, x, &mut ViewMut::dense(&mut y, dims).unwrap());
+        assert_eq!(r, Err(want), "{shape:?}");
+        assert!(y.iter().all(|&v| v == 7.0), "written on error {shape:?}");
+    };
+    expect(
+        Shaped::elementwise(),
+        &xv,
+        &[4, 16],
+        Error::RankMismatch {
+            expected: 3,
+            given: 2,
+        },
+    );
+    expect(
+        Shaped::elementwise(),
+        &xv,
+        &[4, 8, 2],
+        Error::DimMismatch {
+            axis: 1,
+            input: 4,
+            output: 8,
+        },
+    );
+    expect(
+        Shaped::noise_shape(&[4, 2, 1]),
+        &xv,
+        &[4, 4, 4],
+        Error::BadMaskDim {
+            axis: 1,
+            data: 4,
+            mask: 2,
+        },
+    );
+    expect(
+        Shaped::noise_shape(&[4, 1]),
+        &xv,
+        &[4, 4, 4],
+        Error::RankMismatch {
+            expected: 3,
+            given: 2,
+        },
+    );
+    expect(
+        Shaped::broadcast_dims(&[3]),
+        &xv,
+        &[4, 4, 4],
+        Error::BadAxis { axis: 3, rank: 3 },
+    );
+    expect(
+        Shaped::elementwise().slab(6, 8),
+        &xv,
+        &[4, 4, 4],
+        Error::SlabOutOfRange {
+            start: 6,
+            rows: 4,
+            total: 8,
+        },
+    );
+    expect(
+        Shaped::elementwise().slab(usize::MAX, 8),
+        &xv,
+        &[4, 4, 4],
+        Error::SlabOutOfRange {
+            start: usize::MAX,
+            rows: 4,
+            total: 8,
+        },
+    );
+
+    // Offsets past the end of the index space (the mask's elements count).
+    let r = d.forward_shaped(
+        0,
+        u64::MAX - 10,
+        &Shaped::elementwise(),
+        &xv,
+        &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap(),
+    );
+    assert!(matches!(r, Err(Error::OffsetOverflow { .. })));
+    d.forward_shaped(
+        0,
+        u64::MAX - 16,
+        &Shaped::per_sample(),
+        &xv,
+        &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap(),
+    )
+    .unwrap(); // 4 mask elements fit
+    y.fill(7.0);
+
+    // Views: too short, overlapping, overflowing, bad ranks.
+    assert_eq!(
+        View::new(&x[..10], Layout::dense(&[3, 4]).unwrap()).unwrap_err(),
+        Error::ViewOutOfBounds {
+            needed: 12,
+            given: 10
+        }
+    );
+    let overlapping = Layout::strided(&[4, 4], &[3, 1]).unwrap();
+    assert_eq!(
+        ViewMut::new(&mut y, overlapping).unwrap_err(),
+        Error::SelfOverlap
+    );
+    let zero_stride = Layout::strided(&[4, 4], &[0, 1]).unwrap();
+    assert_eq!(
+        ViewMut::new(&mut y, zero_stride).unwrap_err(),
+        Error::SelfOverlap
+    );
+    assert!(
+        View::new(&x, zero_stride).is_ok(),
+        "an input may repeat elements"
+    );
+    let interleaved = Layout::strided(&[2, 2], &[1, 2]).unwrap(); // column major: fine
+    assert!(ViewMut::new(&mut y, interleaved).is_ok());
+    assert_eq!(
+        Layout::dense(&[usize::MAX, 2]).unwrap_err(),
+        Error::SizeOverflow
+    );
+    assert_eq!(
+        Layout::strided(&[2, 2], &[usize::MAX, 1]).unwrap_err(),
+        Error::SizeOverflow
+    );
+    assert!(matches!(
+        Layout::dense(&[]),
+        Err(Error::UnsupportedRank { rank: 0, .. })
+    ));
+    assert!(matches!(
+        Layout::dense(&[1; 9]),
+        Err(Error::UnsupportedRank { rank: 9, .. })
+    ));
+    assert_eq!(
+        Layout::strided(&[2, 2], &[1]).unwrap_err(),
+        Error::RankMismatch {
+            expected: 2,
+            given: 1
+        }
+    );
+
+    // Masks too small, for the forward and the backward.
+    let mut words = [0u64; 0];
+    let r = d.forward_shaped_with_mask(
+        0,
+        0,
+        &Shaped::channels_first(),
+        &xv,
+        &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap(),
+        MaskOut::Bits(&mut words),
+    );
+    assert!(matches!(r, Err(Error::MaskTooSmall { elements: 16, .. })));
+    let r = d.backward_shaped_from_mask(
+        &Shaped::channels_first(),
+        MaskIn::Bytes(&[1; 15]),
+        &xv,
+        &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap(),
+    );
+    assert!(matches!(r, Err(Error::MaskTooSmall { elements: 16, .. })));
+    assert!(y.iter().all(|&v| v == 7.0));
+
+    // Zero-sized axes: Ok, nothing written.
+    let e = View::dense(&x[..0], &[4, 0, 4]).unwrap();
+    let mut buf = [7.0f32; 3];
+    d.forward_shaped(
+        0,
+        0,
+        &Shaped::channels_first(),
+        &e,
+        &mut ViewMut::dense(&mut buf, &[4, 0, 4]).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(buf, [7.0; 3]);
+}
+
+/// Channel dropout keeps each channel at rate `q` over samples, and keeps
+/// whole planes.
+#[test]
+fn channels_keep_at_the_rate() {
+    let (n, c, l) = (4000usize, 8usize, 16usize);
+    let d = Dropout::new(0.25).unwrap().with_seed(77);
+    let x = vec![1.0f32; n * c * l];
+    let mut y = vec![0.0f32; n * c * l];
+    let dims = [n, c, l];
+    d.forward_shaped(
+        3,
+        0,
+        &Shaped::channels_first(),
+        &View::dense(&x, &dims).unwrap(),
+        &mut ViewMut::dense(&mut y, &dims).unwrap(),
+    )
+    .unwrap();
+    let sigma = (n as f64 * 0.75 * 0.25).sqrt();
+    for ch in 0..c {
+        let mut kept = 0;
+        for s in 0..n {
+            let plane = &y[(s * c + ch) * l..(s * c + ch + 1) * l];
+            assert!(plane.iter().all(|&v| v == plane[0]), "plane split");
+            kept += usize::from(plane[0] != 0.0);
+        }
+        let z = (kept as f64 - 0.75 * n as f64) / sigma;
+        assert!(
+            z.abs() < 5.0,
+            "channel {ch}: {kept} of {n} kept, {z:.1} sigma"
+        );
+    }
+}
+
+/// Standard normal draws (Box-Muller over SplitMix64).
+fn normals(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = Rng(seed);
+    let mut u = || (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+    (0..n)
+        .map(|_| {
+            let (a, b) = (u().max(1e-300), u());
+            ((-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()) as f32
+        })
+        .collect()
+}
+
+fn mean_var(v: &[f32]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let var = v
+        .iter()
+        .map(|&x| (f64::from(x) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    (mean, var)
+}
+
+/// Alpha dropout keeps mean 0 and variance 1 on standard normal input,
+/// elementwise and per channel (feature alpha dropout).
+#[test]
+fn alpha_dropout_keeps_mean_and_variance() {
+    let n = 1 << 20;
+    let x = normals(n, 1);
+    let (m0, v0) = mean_var(&x);
+    for rate in [0.1, 0.5] {
+        let d = Dropout::alpha(rate).unwrap().with_seed(2);
+        let mut y = vec![0f32; n];
+        d.forward(0, 0, &x, &mut y).unwrap();
+        let (m, v) = mean_var(&y);
+        // Sampling error of the input itself, plus the mask's: a few 1e-3.
+        assert!(
+            (m - m0).abs() < 6.0 / (n as f64).sqrt() * 2.0,
+            "rate {rate}: mean {m} (input {m0})"
+        );
+        assert!(
+            (v - v0).abs() < 0.01,
+            "rate {rate}: variance {v} (input {v0})"
+        );
+        let dims = [256, 64, 64];
+        let mut z = vec![0f32; n];
+        d.forward_shaped(
+            0,
+            0,
+            &Shaped::channels_first(),
+            &View::dense(&x, &dims).unwrap(),
+            &mut ViewMut::dense(&mut z, &dims).unwrap(),
+        )
+        .unwrap();
+        let (m, v) = mean_var(&z);
+        // 16384 channel decisions: the mask's share of the error is larger.
+        assert!(
+            (m - m0).abs() < 0.03,
+            "feature alpha, rate {rate}: mean {m}"
+        );
+        assert!(
+            (v - v0).abs() < 0.05,
+            "feature alpha, rate {rate}: variance {v}"
+        );
+    }
+}
+
+/// Alpha dropout's constants: known answers at rates 0.1 and 0.5 (from a
+/// 50-digit evaluation of the formula), the edges, and the values it
+/// writes.
+#[test]
+fn alpha_constants_known_answers() {
+    // (rate, a, b, dropped) to 20 digits.
+    let known: [(f64, f64, f64, f64); 2] = [
+        (
+            0.1,
+            0.92128451614971151489,
+            0.16197097005757020964,
+            -1.4577387305181318868,
+        ),
+        (
+            0.5,
+            0.88640489466593192709,
+            0.77919393051803160368,
+            -0.77919393051803160368,
+        ),
+    ];
+    for (rate, a, b, dropped) in known {
+        let (ga, gb, gd) = Dropout::alpha(rate).unwrap().alpha_affine().unwrap();
+        for (got, want) in [(ga, a), (gb, b), (gd, dropped)] {
+            let ulp = f64::EPSILON * want.abs();
+            assert!(
+                (got - want).abs() <= 1.5 * ulp,
+                "rate {rate}: {got} vs {want}"
+            );
+        }
+        // And what the contract computes, bit for bit (1 / sqrt in f64).
+        let (ra, rb, rd) = dropkit_reference::alpha_constants(rate);
+        assert_eq!(
+            (ga.to_bits(), gb.to_bits(), gd.to_bits()),
+            (ra.to_bits(), rb.to_bits(), rd.to_bits())
+        );
+    }
+    assert_eq!(Dropout::new(0.1).unwrap().alpha_affine(), None);
+    assert_eq!(dropkit::ALPHA_PRIME, -1.7580993408473766);
+    // Rate 1: all +0.0 (even for NaN and infinities); rate 0: the identity.
+    let x = [f32::NAN, f32::INFINITY, -3.0, 0.0];
+    let mut y = [1.0f32; 4];
+    Dropout::alpha(1.0)
+        .unwrap()
+        .forward(0, 0, &x, &mut y)
+        .unwrap();
+    assert!(y.iter().all(|v| v.to_bits() == 0));
+    Dropout::alpha(0.0)
+        .unwrap()
+        .forward(0, 0, &x, &mut y)
+        .unwrap();
+    assert_eq!(bits(&y), bits(&x));
+    // Inference is the identity; the fused forward refuses alpha.
+    let d = Dropout::alpha(0.3).unwrap();
+    d.inference(&x, &mut y).unwrap();
+    assert_eq!(bits(&y), bits(&x));
+    let r = d.fused_forward(0, 0, dropkit::Fused::rows(4), &x, &mut y);
+    assert!(matches!(r, Err(Error::Unsupported { .. })));
 }

@@ -19,7 +19,7 @@ fn check<E: FuzzElem>(case: &Case) {
         Err(e) => panic!("unexpected error {e}"),
     };
     assert!((0.0..=1.0).contains(&rate), "invalid rate {rate} accepted");
-    let d = d.with_seed(case.seed).with_scaling(case.scaling());
+    let d = d.with_seed(case.seed).with_scaling(case.any_scaling());
     let (x, offset) = (case.input_of::<E>(), case.offset());
     let want = bits(&config(&d).forward(case.stream, offset, &x));
     for v in case.variants(d) {

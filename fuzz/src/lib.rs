@@ -77,6 +77,16 @@ impl Case {
         }
     }
 
+    /// [`Case::scaling`], or alpha dropout when the seed says so (one case
+    /// in eight), for the targets whose oracle covers it.
+    pub fn any_scaling(&self) -> Scaling {
+        if self.seed % 8 == 5 {
+            Scaling::Alpha
+        } else {
+            self.scaling()
+        }
+    }
+
     /// Every (ISA, threading) pair to check.
     pub fn variants(&self, d: Dropout) -> Vec<Dropout> {
         let mut v = Vec::new();
@@ -104,6 +114,7 @@ pub fn config(d: &Dropout) -> dropkit_reference::Config {
         seed: d.seed(),
         scaling: match d.scaling() {
             Scaling::Classic => dropkit_reference::Scaling::Classic,
+            Scaling::Alpha => dropkit_reference::Scaling::Alpha,
             _ => dropkit_reference::Scaling::Inverted,
         },
     }
