@@ -218,8 +218,10 @@ impl<'a, E> ViewMut<'a, E> {
     ///
     /// # Errors
     /// [`Error::ViewOutOfBounds`] if `data` is shorter than the layout's
-    /// span; [`Error::SelfOverlap`] if two logical elements share an
-    /// address.
+    /// span; [`Error::SelfOverlap`] if two logical elements may share an
+    /// address: the check sorts the axes by stride and asks each to step
+    /// past everything the smaller ones reach, so a rare layout that
+    /// interleaves without touching is refused too.
     ///
     /// ```
     /// use dropkit::{Error, Layout, ViewMut};
@@ -636,6 +638,7 @@ pub(crate) fn plan(
             && p.ms[o] == 0
             && (p.sx[l], p.sy[l]) == (1, 1)
             && (p.sx[o], p.sy[o]) == (c, c)
+            && c <= PERIOD_BITS_MAX
             && c * 64 / gcd(c, 64) <= PERIOD_BITS_MAX
         {
             p.period = c;

@@ -111,7 +111,8 @@ impl Dropout {
 
     /// [`Dropout::forward_shaped`] that also writes the keep mask of the
     /// mask shape ([`Shaped::mask_layout`]): one bit or byte per mask
-    /// element, as the elementwise masks.
+    /// element, as the elementwise masks. With no data elements (an extent
+    /// of 0) nothing is written, the mask included.
     ///
     /// # Errors
     /// As [`Dropout::forward_shaped`], and [`Error::MaskTooSmall`].
@@ -280,9 +281,10 @@ impl Dropout {
         }
         let src = x.map(View::ptr);
         let dst = y.ptr();
-        // SAFETY: `plan` checked both views against their slices (which
-        // stay borrowed for the call) and the output for distinct
-        // addresses; the mask buffers hold `p.m` elements.
+        // SAFETY: `View::new` and `ViewMut::new` checked both views against
+        // their slices (which stay borrowed for the call) and the output for
+        // distinct addresses; `plan` checked the extents and the offset; the
+        // mask buffers hold `p.m` elements.
         unsafe { self.run_plan(pass, stream, &p, src, dst, mask_out, mask_in) };
         Ok(())
     }
@@ -358,8 +360,9 @@ impl Dropout {
                         // The mask first (its elementwise call), then the
                         // data from it: the generator runs once.
                         let ptr = out.ptr();
-                        // SAFETY: the mask holds `p.m` elements and
-                        // `g0 + m` does not overflow (checked by `plan`).
+                        // SAFETY: the mask holds `p.m` elements, `g0 + m`
+                        // does not overflow (checked by `plan`), and the
+                        // rate is strictly between 0 and 1 (this arm).
                         unsafe { driver::forward::<f32>(self, stream, p.g0, p.m, mask_only(ptr)) };
                         match ptr {
                             crate::kernel::MaskPtr::Bits(w) => Source::Bits(w),

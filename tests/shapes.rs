@@ -835,3 +835,41 @@ fn alpha_constants_known_answers() {
     let r = d.fused_forward(0, 0, dropkit::Fused::rows(4), &x, &mut y);
     assert!(matches!(r, Err(Error::Unsupported { .. })));
 }
+
+/// The rate edges on periodic rows, split over threads at a position
+/// inside a row (a piece starts mid-row), and inference likewise.
+#[test]
+fn edges_on_periodic_rows_split_mid_row() {
+    let dims = [1usize, 4000, 2];
+    let x: Vec<f32> = inputs_of(8000, 5);
+    for rate in [0.0, 1.0] {
+        for isa in Isa::available() {
+            let d = Dropout::new(rate)
+                .unwrap()
+                .with_isa(isa)
+                .unwrap()
+                .with_threading(Threading::Parallel);
+            let mut y = x.clone();
+            d.forward_shaped_in_place(
+                0,
+                1,
+                &Shaped::channels_last(),
+                &mut ViewMut::dense(&mut y, &dims).unwrap(),
+            )
+            .unwrap();
+            let want = config(&d).forward(0, 1, &x);
+            let want = if rate == 0.0 { want } else { vec![0.0; 8000] };
+            assert_eq!(bits(&y), bits(&want), "rate {rate} {isa:?}");
+            let mut z = vec![1.0f32; 8000];
+            d.forward_shaped(
+                0,
+                1,
+                &Shaped::channels_last(),
+                &View::dense(&x, &dims).unwrap(),
+                &mut ViewMut::dense(&mut z, &dims).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(bits(&z), bits(&want), "out of place, rate {rate} {isa:?}");
+        }
+    }
+}

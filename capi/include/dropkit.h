@@ -24,6 +24,13 @@
 #define DK_SCALING_CLASSIC 1
 
 /*
+ Alpha dropout (self-normalizing networks): kept `x * a + b`, dropped
+ `a * ALPHA' + b`, so that mean 0 and variance 1 stay; inference is the
+ identity.
+ */
+#define DK_SCALING_ALPHA 2
+
+/*
  Threads: the calling thread below a size threshold, dropkit's pool above.
  */
 #define DK_THREADS_AUTO 0
@@ -60,7 +67,7 @@ typedef struct {
    */
   uint64_t seed;
   /*
-   `DK_SCALING_INVERTED` or `DK_SCALING_CLASSIC`.
+   `DK_SCALING_INVERTED`, `DK_SCALING_CLASSIC` or `DK_SCALING_ALPHA`.
    */
   uint32_t scaling;
   /*
@@ -68,6 +75,49 @@ typedef struct {
    */
   uint32_t threading;
 } dk_dropout;
+
+/*
+ The shape of a strided, broadcast-masked call (`dk_forward_shaped_*`,
+ `dk_backward_shaped_*`): a row-major tensor of `rank` axes (1 to 8)
+ with element strides. The logical index is the row-major position, so
+ a strided call gives the bits of the same call on a dense copy; padding
+ is never touched.
+ */
+typedef struct {
+  /*
+   Axes (1 to 8).
+   */
+  size_t rank;
+  /*
+   `rank` extents of this call's data.
+   */
+  const size_t *dims;
+  /*
+   `rank` element strides of the input; null: dense row-major.
+   */
+  const size_t *x_strides;
+  /*
+   `rank` element strides of the output; null: dense row-major.
+   */
+  const size_t *y_strides;
+  /*
+   `rank` mask extents, each 1 (one decision shared along that axis) or
+   the data's; null: one decision per element. Mask element `u`
+   (row-major) is decided by global index `offset + u`.
+   */
+  const size_t *mask_dims;
+  /*
+   With `slab_total > 0`: the data is rows `slab_start..slab_start +
+   dims[0]` of a tensor of `slab_total` rows along axis 0 (mask extents
+   refer to the whole tensor), and gives the bits of those rows of the
+   whole call.
+   */
+  size_t slab_start;
+  /*
+   Rows of the whole tensor; 0: no slab.
+   */
+  size_t slab_total;
+} dk_shape;
 
 /*
  Success.
@@ -144,6 +194,57 @@ typedef struct {
  An internal error caught at the boundary (a bug: please report it).
  */
 #define DK_INTERNAL 14
+
+/*
+ A shape's rank is 0, above 8, or below what the call needs.
+ */
+#define DK_UNSUPPORTED_RANK 15
+
+/*
+ Two shapes of a call have different ranks.
+ */
+#define DK_RANK_MISMATCH 16
+
+/*
+ Input and output extents differ along an axis.
+ */
+#define DK_DIM_MISMATCH 17
+
+/*
+ A mask extent is neither 1 nor the data's.
+ */
+#define DK_BAD_MASK_DIM 18
+
+/*
+ An axis out of range.
+ */
+#define DK_BAD_AXIS 19
+
+/*
+ A buffer is too short for its shape and strides.
+ */
+#define DK_VIEW_OUT_OF_BOUNDS 20
+
+/*
+ An output layout with two elements at one address.
+ */
+#define DK_SELF_OVERLAP 21
+
+/*
+ A shape's size overflows.
+ */
+#define DK_SIZE_OVERFLOW 22
+
+/*
+ A slab reaches past the tensor's first axis.
+ */
+#define DK_SLAB_OUT_OF_RANGE 23
+
+/*
+ A configuration the call does not support (alpha dropout in the fused
+ forward pass).
+ */
+#define DK_UNSUPPORTED 24
 
 #ifdef __cplusplus
 extern "C" {
@@ -383,6 +484,54 @@ dk_status dk_fused_backward_bf16(const dk_dropout *d,
                                  uint16_t *dbias);
 
 /*
+ Training forward pass over a strided tensor with a broadcast mask (see
+ `dk_shape`): channel dropout, drop-path, locked dropout, any noise
+ shape, and strided views. `y` may equal `x` (in place, equal strides);
+ `x_len` and `y_len` are the buffers' elements.
+
+ Errors: any shape error (`DK_UNSUPPORTED_RANK`, `DK_RANK_MISMATCH`,
+ `DK_BAD_MASK_DIM`, `DK_VIEW_OUT_OF_BOUNDS`, `DK_SELF_OVERLAP`,
+ `DK_SIZE_OVERFLOW`, `DK_SLAB_OUT_OF_RANGE`), `DK_OFFSET_OVERFLOW`,
+ `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`. Nothing is written
+ on error.
+
+ Thread safe.
+
+ # Safety
+ Every pointer null or valid for its length; `d` and `shape` null or
+ valid, the shape's arrays holding `rank` values.
+ */
+dk_status dk_forward_shaped_bf16(const dk_dropout *d,
+                                 uint64_t stream,
+                                 uint64_t offset,
+                                 const dk_shape *shape,
+                                 const uint16_t *x,
+                                 size_t x_len,
+                                 uint16_t *y,
+                                 size_t y_len);
+
+/*
+ The gradient of `dk_forward_shaped_*` with the same stream, offset and
+ shape, regenerating the mask; `dx` may equal `dy`.
+
+ Errors: as the shaped forward pass.
+
+ Thread safe.
+
+ # Safety
+ Every pointer null or valid for its length; `d` and `shape` null or
+ valid, the shape's arrays holding `rank` values.
+ */
+dk_status dk_backward_shaped_bf16(const dk_dropout *d,
+                                  uint64_t stream,
+                                  uint64_t offset,
+                                  const dk_shape *shape,
+                                  const uint16_t *x,
+                                  size_t x_len,
+                                  uint16_t *y,
+                                  size_t y_len);
+
+/*
  `dk_forward_f32` on `uint16_t` bits of IEEE binary16 (`f16`) elements.
 
  # Safety
@@ -515,6 +664,54 @@ dk_status dk_fused_backward_f16(const dk_dropout *d,
                                 uint16_t *dx,
                                 size_t n,
                                 uint16_t *dbias);
+
+/*
+ Training forward pass over a strided tensor with a broadcast mask (see
+ `dk_shape`): channel dropout, drop-path, locked dropout, any noise
+ shape, and strided views. `y` may equal `x` (in place, equal strides);
+ `x_len` and `y_len` are the buffers' elements.
+
+ Errors: any shape error (`DK_UNSUPPORTED_RANK`, `DK_RANK_MISMATCH`,
+ `DK_BAD_MASK_DIM`, `DK_VIEW_OUT_OF_BOUNDS`, `DK_SELF_OVERLAP`,
+ `DK_SIZE_OVERFLOW`, `DK_SLAB_OUT_OF_RANGE`), `DK_OFFSET_OVERFLOW`,
+ `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`. Nothing is written
+ on error.
+
+ Thread safe.
+
+ # Safety
+ Every pointer null or valid for its length; `d` and `shape` null or
+ valid, the shape's arrays holding `rank` values.
+ */
+dk_status dk_forward_shaped_f16(const dk_dropout *d,
+                                uint64_t stream,
+                                uint64_t offset,
+                                const dk_shape *shape,
+                                const uint16_t *x,
+                                size_t x_len,
+                                uint16_t *y,
+                                size_t y_len);
+
+/*
+ The gradient of `dk_forward_shaped_*` with the same stream, offset and
+ shape, regenerating the mask; `dx` may equal `dy`.
+
+ Errors: as the shaped forward pass.
+
+ Thread safe.
+
+ # Safety
+ Every pointer null or valid for its length; `d` and `shape` null or
+ valid, the shape's arrays holding `rank` values.
+ */
+dk_status dk_backward_shaped_f16(const dk_dropout *d,
+                                 uint64_t stream,
+                                 uint64_t offset,
+                                 const dk_shape *shape,
+                                 const uint16_t *x,
+                                 size_t x_len,
+                                 uint16_t *y,
+                                 size_t y_len);
 
 /*
  Training forward pass of `n` elements at global index `offset` of
@@ -721,6 +918,54 @@ dk_status dk_fused_backward_f32(const dk_dropout *d,
                                 float *dbias);
 
 /*
+ Training forward pass over a strided tensor with a broadcast mask (see
+ `dk_shape`): channel dropout, drop-path, locked dropout, any noise
+ shape, and strided views. `y` may equal `x` (in place, equal strides);
+ `x_len` and `y_len` are the buffers' elements.
+
+ Errors: any shape error (`DK_UNSUPPORTED_RANK`, `DK_RANK_MISMATCH`,
+ `DK_BAD_MASK_DIM`, `DK_VIEW_OUT_OF_BOUNDS`, `DK_SELF_OVERLAP`,
+ `DK_SIZE_OVERFLOW`, `DK_SLAB_OUT_OF_RANGE`), `DK_OFFSET_OVERFLOW`,
+ `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`. Nothing is written
+ on error.
+
+ Thread safe.
+
+ # Safety
+ Every pointer null or valid for its length; `d` and `shape` null or
+ valid, the shape's arrays holding `rank` values.
+ */
+dk_status dk_forward_shaped_f32(const dk_dropout *d,
+                                uint64_t stream,
+                                uint64_t offset,
+                                const dk_shape *shape,
+                                const float *x,
+                                size_t x_len,
+                                float *y,
+                                size_t y_len);
+
+/*
+ The gradient of `dk_forward_shaped_*` with the same stream, offset and
+ shape, regenerating the mask; `dx` may equal `dy`.
+
+ Errors: as the shaped forward pass.
+
+ Thread safe.
+
+ # Safety
+ Every pointer null or valid for its length; `d` and `shape` null or
+ valid, the shape's arrays holding `rank` values.
+ */
+dk_status dk_backward_shaped_f32(const dk_dropout *d,
+                                 uint64_t stream,
+                                 uint64_t offset,
+                                 const dk_shape *shape,
+                                 const float *x,
+                                 size_t x_len,
+                                 float *y,
+                                 size_t y_len);
+
+/*
  `dk_forward_f32` on `double` elements.
 
  # Safety
@@ -853,6 +1098,54 @@ dk_status dk_fused_backward_f64(const dk_dropout *d,
                                 double *dx,
                                 size_t n,
                                 double *dbias);
+
+/*
+ Training forward pass over a strided tensor with a broadcast mask (see
+ `dk_shape`): channel dropout, drop-path, locked dropout, any noise
+ shape, and strided views. `y` may equal `x` (in place, equal strides);
+ `x_len` and `y_len` are the buffers' elements.
+
+ Errors: any shape error (`DK_UNSUPPORTED_RANK`, `DK_RANK_MISMATCH`,
+ `DK_BAD_MASK_DIM`, `DK_VIEW_OUT_OF_BOUNDS`, `DK_SELF_OVERLAP`,
+ `DK_SIZE_OVERFLOW`, `DK_SLAB_OUT_OF_RANGE`), `DK_OFFSET_OVERFLOW`,
+ `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`. Nothing is written
+ on error.
+
+ Thread safe.
+
+ # Safety
+ Every pointer null or valid for its length; `d` and `shape` null or
+ valid, the shape's arrays holding `rank` values.
+ */
+dk_status dk_forward_shaped_f64(const dk_dropout *d,
+                                uint64_t stream,
+                                uint64_t offset,
+                                const dk_shape *shape,
+                                const double *x,
+                                size_t x_len,
+                                double *y,
+                                size_t y_len);
+
+/*
+ The gradient of `dk_forward_shaped_*` with the same stream, offset and
+ shape, regenerating the mask; `dx` may equal `dy`.
+
+ Errors: as the shaped forward pass.
+
+ Thread safe.
+
+ # Safety
+ Every pointer null or valid for its length; `d` and `shape` null or
+ valid, the shape's arrays holding `rank` values.
+ */
+dk_status dk_backward_shaped_f64(const dk_dropout *d,
+                                 uint64_t stream,
+                                 uint64_t offset,
+                                 const dk_shape *shape,
+                                 const double *x,
+                                 size_t x_len,
+                                 double *y,
+                                 size_t y_len);
 
 #ifdef __cplusplus
 }  // extern "C"

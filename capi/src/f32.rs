@@ -310,3 +310,83 @@ pub unsafe extern "C" fn dk_fused_backward_f32(
         )
     }
 }
+
+/// Training forward pass over a strided tensor with a broadcast mask (see
+/// `dk_shape`): channel dropout, drop-path, locked dropout, any noise
+/// shape, and strided views. `y` may equal `x` (in place, equal strides);
+/// `x_len` and `y_len` are the buffers' elements.
+///
+/// Errors: any shape error (`DK_UNSUPPORTED_RANK`, `DK_RANK_MISMATCH`,
+/// `DK_BAD_MASK_DIM`, `DK_VIEW_OUT_OF_BOUNDS`, `DK_SELF_OVERLAP`,
+/// `DK_SIZE_OVERFLOW`, `DK_SLAB_OUT_OF_RANGE`), `DK_OFFSET_OVERFLOW`,
+/// `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`. Nothing is written
+/// on error.
+///
+/// Thread safe.
+///
+/// # Safety
+/// Every pointer null or valid for its length; `d` and `shape` null or
+/// valid, the shape's arrays holding `rank` values.
+#[no_mangle]
+pub unsafe extern "C" fn dk_forward_shaped_f32(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    shape: *const crate::dk_shape,
+    x: *const f32,
+    x_len: usize,
+    y: *mut f32,
+    y_len: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        shaped::<E>(
+            d,
+            stream,
+            offset,
+            shape,
+            x.cast(),
+            x_len,
+            y.cast(),
+            y_len,
+            false,
+        )
+    }
+}
+
+/// The gradient of `dk_forward_shaped_*` with the same stream, offset and
+/// shape, regenerating the mask; `dx` may equal `dy`.
+///
+/// Errors: as the shaped forward pass.
+///
+/// Thread safe.
+///
+/// # Safety
+/// Every pointer null or valid for its length; `d` and `shape` null or
+/// valid, the shape's arrays holding `rank` values.
+#[no_mangle]
+pub unsafe extern "C" fn dk_backward_shaped_f32(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    shape: *const crate::dk_shape,
+    x: *const f32,
+    x_len: usize,
+    y: *mut f32,
+    y_len: usize,
+) -> dk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        shaped::<E>(
+            d,
+            stream,
+            offset,
+            shape,
+            x.cast(),
+            x_len,
+            y.cast(),
+            y_len,
+            true,
+        )
+    }
+}

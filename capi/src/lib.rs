@@ -62,6 +62,27 @@ pub const DK_INVALID_ARGUMENT: dk_status = 12;
 pub const DK_THREADS_ALREADY_STARTED: dk_status = 13;
 /// An internal error caught at the boundary (a bug: please report it).
 pub const DK_INTERNAL: dk_status = 14;
+/// A shape's rank is 0, above 8, or below what the call needs.
+pub const DK_UNSUPPORTED_RANK: dk_status = 15;
+/// Two shapes of a call have different ranks.
+pub const DK_RANK_MISMATCH: dk_status = 16;
+/// Input and output extents differ along an axis.
+pub const DK_DIM_MISMATCH: dk_status = 17;
+/// A mask extent is neither 1 nor the data's.
+pub const DK_BAD_MASK_DIM: dk_status = 18;
+/// An axis out of range.
+pub const DK_BAD_AXIS: dk_status = 19;
+/// A buffer is too short for its shape and strides.
+pub const DK_VIEW_OUT_OF_BOUNDS: dk_status = 20;
+/// An output layout with two elements at one address.
+pub const DK_SELF_OVERLAP: dk_status = 21;
+/// A shape's size overflows.
+pub const DK_SIZE_OVERFLOW: dk_status = 22;
+/// A slab reaches past the tensor's first axis.
+pub const DK_SLAB_OUT_OF_RANGE: dk_status = 23;
+/// A configuration the call does not support (alpha dropout in the fused
+/// forward pass).
+pub const DK_UNSUPPORTED: dk_status = 24;
 
 /// Inverted dropout: training scales kept elements by `1 / (1 - rate)`,
 /// inference is the identity (PyTorch, TensorFlow, JAX).
@@ -69,6 +90,39 @@ pub const DK_SCALING_INVERTED: u32 = 0;
 /// Classic dropout: training keeps elements unscaled, inference multiplies
 /// by `1 - rate`.
 pub const DK_SCALING_CLASSIC: u32 = 1;
+/// Alpha dropout (self-normalizing networks): kept `x * a + b`, dropped
+/// `a * ALPHA' + b`, so that mean 0 and variance 1 stay; inference is the
+/// identity.
+pub const DK_SCALING_ALPHA: u32 = 2;
+
+/// The shape of a strided, broadcast-masked call (`dk_forward_shaped_*`,
+/// `dk_backward_shaped_*`): a row-major tensor of `rank` axes (1 to 8)
+/// with element strides. The logical index is the row-major position, so
+/// a strided call gives the bits of the same call on a dense copy; padding
+/// is never touched.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct dk_shape {
+    /// Axes (1 to 8).
+    pub rank: usize,
+    /// `rank` extents of this call's data.
+    pub dims: *const usize,
+    /// `rank` element strides of the input; null: dense row-major.
+    pub x_strides: *const usize,
+    /// `rank` element strides of the output; null: dense row-major.
+    pub y_strides: *const usize,
+    /// `rank` mask extents, each 1 (one decision shared along that axis) or
+    /// the data's; null: one decision per element. Mask element `u`
+    /// (row-major) is decided by global index `offset + u`.
+    pub mask_dims: *const usize,
+    /// With `slab_total > 0`: the data is rows `slab_start..slab_start +
+    /// dims[0]` of a tensor of `slab_total` rows along axis 0 (mask extents
+    /// refer to the whole tensor), and gives the bits of those rows of the
+    /// whole call.
+    pub slab_start: usize,
+    /// Rows of the whole tensor; 0: no slab.
+    pub slab_total: usize,
+}
 
 /// Threads: the calling thread below a size threshold, dropkit's pool above.
 pub const DK_THREADS_AUTO: u32 = 0;
@@ -88,7 +142,7 @@ pub struct dk_dropout {
     pub rate: f64,
     /// The seed.
     pub seed: u64,
-    /// `DK_SCALING_INVERTED` or `DK_SCALING_CLASSIC`.
+    /// `DK_SCALING_INVERTED`, `DK_SCALING_CLASSIC` or `DK_SCALING_ALPHA`.
     pub scaling: u32,
     /// `DK_THREADS_AUTO`, `DK_THREADS_SEQUENTIAL` or `DK_THREADS_PARALLEL`.
     pub threading: u32,
@@ -106,6 +160,16 @@ fn status(e: Error) -> dk_status {
         Error::ShapeMismatch { .. } => DK_SHAPE_MISMATCH,
         Error::NotWholeRows { .. } => DK_NOT_WHOLE_ROWS,
         Error::BiasMismatch { .. } => DK_BIAS_MISMATCH,
+        Error::UnsupportedRank { .. } => DK_UNSUPPORTED_RANK,
+        Error::RankMismatch { .. } => DK_RANK_MISMATCH,
+        Error::DimMismatch { .. } => DK_DIM_MISMATCH,
+        Error::BadMaskDim { .. } => DK_BAD_MASK_DIM,
+        Error::BadAxis { .. } => DK_BAD_AXIS,
+        Error::ViewOutOfBounds { .. } => DK_VIEW_OUT_OF_BOUNDS,
+        Error::SelfOverlap => DK_SELF_OVERLAP,
+        Error::SizeOverflow => DK_SIZE_OVERFLOW,
+        Error::SlabOutOfRange { .. } => DK_SLAB_OUT_OF_RANGE,
+        Error::Unsupported { .. } => DK_UNSUPPORTED,
         _ => DK_INTERNAL,
     }
 }
@@ -138,6 +202,7 @@ pub(crate) unsafe fn dropout(d: *const dk_dropout) -> Result<Dropout, Fail> {
     let scaling = match d.scaling {
         DK_SCALING_INVERTED => Scaling::Inverted,
         DK_SCALING_CLASSIC => Scaling::Classic,
+        DK_SCALING_ALPHA => Scaling::Alpha,
         _ => return Err(Fail(DK_INVALID_ARGUMENT)),
     };
     let threading = match d.threading {
@@ -367,6 +432,16 @@ pub extern "C" fn dk_status_str(status: dk_status) -> *const c_char {
         DK_INVALID_ARGUMENT => "invalid argument (scaling, threading or thread count)\0",
         DK_THREADS_ALREADY_STARTED => "thread pool already started\0",
         DK_INTERNAL => "internal error (a bug in dropkit)\0",
+        DK_UNSUPPORTED_RANK => "rank not supported (1 to 8, or what the call needs)\0",
+        DK_RANK_MISMATCH => "shapes of different ranks\0",
+        DK_DIM_MISMATCH => "input and output extents differ\0",
+        DK_BAD_MASK_DIM => "mask extent neither 1 nor the data's\0",
+        DK_BAD_AXIS => "axis out of range\0",
+        DK_VIEW_OUT_OF_BOUNDS => "buffer too short for its shape and strides\0",
+        DK_SELF_OVERLAP => "output layout has two elements at one address\0",
+        DK_SIZE_OVERFLOW => "shape size overflows\0",
+        DK_SLAB_OUT_OF_RANGE => "slab outside the tensor's first axis\0",
+        DK_UNSUPPORTED => "configuration not supported by this call\0",
         _ => "unknown status\0",
     };
     s.as_ptr().cast()

@@ -3,7 +3,7 @@
 //! cbindgen sees every symbol).
 
 use crate::{dk_dropout, dk_status, dropout, guard, overlap, slice, slice_mut, Fail, DK_OVERLAP};
-use dropkit::{Element, Fused};
+use dropkit::{Element, Fused, Layout, Shaped, View, ViewMut};
 
 /// The data and mask arguments of a forward-like call.
 #[derive(Clone, Copy)]
@@ -267,6 +267,79 @@ pub(crate) unsafe fn fused_backward<E: Element>(
                 slice_mut(dx, n)?,
                 dbias,
             )?;
+        }
+        Ok(())
+    })
+}
+
+/// A shaped forward (`backward`: the mask-free backward): `y` may equal
+/// `x` (in place, with equal strides); `x_len`, `y_len` are the buffers'
+/// elements.
+///
+/// # Safety
+/// Pointers null or valid for their lengths (the shape's arrays for
+/// `rank`); `d` and `shape` null or valid.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn shaped<E: Element>(
+    d: *const dk_dropout,
+    stream: u64,
+    offset: u64,
+    shape: *const crate::dk_shape,
+    x: *const E,
+    x_len: usize,
+    y: *mut E,
+    y_len: usize,
+    backward: bool,
+) -> dk_status {
+    guard(|| {
+        // SAFETY: the caller's contract.
+        let d = unsafe { dropout(d) }?;
+        // SAFETY: null is checked; otherwise the caller's contract.
+        let s = unsafe { shape.as_ref() }.ok_or(Fail(crate::DK_NULL_POINTER))?;
+        let opt = |p: *const usize| -> Result<Option<&[usize]>, Fail> {
+            if p.is_null() {
+                Ok(None)
+            } else {
+                // SAFETY: the caller's contract: a non-null array holds
+                // `rank` values.
+                unsafe { slice(p, s.rank) }.map(Some)
+            }
+        };
+        // SAFETY: as above, for the extents.
+        let dims = unsafe { slice(s.dims, s.rank) }?;
+        let (xs, ys, mask) = (opt(s.x_strides)?, opt(s.y_strides)?, opt(s.mask_dims)?);
+        let layout = |strides: Option<&[usize]>| match strides {
+            Some(st) => Layout::strided(dims, st),
+            None => Layout::dense(dims),
+        };
+        let (xl, yl) = (layout(xs)?, layout(ys)?);
+        let mut spec = mask.map_or(Shaped::elementwise(), Shaped::noise_shape);
+        if s.slab_total > 0 {
+            spec = spec.slab(s.slab_start, s.slab_total);
+        }
+        if core::ptr::eq(x, y) {
+            if xl != yl {
+                return Err(Fail(DK_OVERLAP));
+            }
+            // SAFETY: the caller's contract.
+            let mut v = ViewMut::new(unsafe { slice_mut(y, y_len) }?, yl)?;
+            if backward {
+                d.backward_shaped_in_place(stream, offset, &spec, &mut v)?;
+            } else {
+                d.forward_shaped_in_place(stream, offset, &spec, &mut v)?;
+            }
+            return Ok(());
+        }
+        if overlap(x, x_len, y, y_len) {
+            return Err(Fail(DK_OVERLAP));
+        }
+        // SAFETY: the caller's contract; the buffers do not overlap.
+        let (xb, yb) = unsafe { (slice(x, x_len)?, slice_mut(y, y_len)?) };
+        let (xv, mut yv) = (View::new(xb, xl)?, ViewMut::new(yb, yl)?);
+        if backward {
+            d.backward_shaped(stream, offset, &spec, &xv, &mut yv)?;
+        } else {
+            d.forward_shaped(stream, offset, &spec, &xv, &mut yv)?;
         }
         Ok(())
     })

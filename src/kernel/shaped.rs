@@ -129,7 +129,7 @@ impl<E: Sealed> Job<E> {
 struct Window {
     start: usize,
     len: usize,
-    /// One word more than the bits, so reading 16 bits never leaves it.
+    /// The bits (the last word is spare: reads stop at `len`).
     words: [u64; WINDOW / 64 + 1],
 }
 
@@ -244,16 +244,20 @@ pub unsafe fn run<G: Gen16, D: Data<G>>(
         words: [0; REPEAT / 64],
     };
     let mut i = lo;
-    // SAFETY: every position below is a data element of the view (its
-    // address is in bounds by the caller's contract), and every mask
-    // position is below `m`.
+    // SAFETY: the ISA is available; every position below is a data element
+    // of the view (its address is in bounds by the caller's contract), and
+    // every mask position asked of `bits_at` is below `m` (constant sources
+    // never ask).
     unsafe {
         while i < hi {
             let col = at.col;
             let take = (len - col).min(hi - i);
             let x = job.src.add(at.xo + col * sx);
             let y = job.dst.add(at.yo + col * sy);
-            if job.period != 0 && !matches!(job.source, Source::Const(_)) {
+            if let Source::Const(keep) = job.source {
+                // One decision everywhere (the rate edges, inference).
+                segment::<G, D>(job.op, Bits::Const(keep), 0, x, y, sx, sy, take);
+            } else if job.period != 0 {
                 // A periodic row: the mask's run, repeated to a whole
                 // number of words, read from `rep`.
                 if rep.mo != at.mo {
@@ -558,11 +562,10 @@ unsafe fn bits_at<G: Gen16, E: Element>(
     win: Option<&mut Window>,
     u: usize,
 ) -> (Bits, usize, usize) {
-    let rest = job.m - u;
     match (job.source, win) {
         (Source::Const(k), _) => (Bits::Const(k), 0, usize::MAX),
-        (Source::Bits(w), _) => (Bits::Words(w), u, rest),
-        (Source::Bytes(b), _) => (Bits::Bytes(b), u, rest),
+        (Source::Bits(w), _) => (Bits::Words(w), u, job.m - u),
+        (Source::Bytes(b), _) => (Bits::Bytes(b), u, job.m - u),
         (Source::Generate, Some(w)) => {
             if u < w.start || u >= w.start + w.len {
                 let back = ((job.g0 + u as u64) % BLOCK as u64) as usize;
@@ -583,7 +586,8 @@ unsafe fn bits_at<G: Gen16, E: Element>(
             let at = u - w.start;
             (Bits::Words(w.words.as_ptr()), at, w.len - at)
         }
-        (Source::Generate, None) => (Bits::Const(false), 0, 0),
+        // Not reached: `run` makes a window for `Generate`.
+        (Source::Generate, None) => (Bits::Const(false), 0, usize::MAX),
     }
 }
 
@@ -608,6 +612,12 @@ unsafe fn segment<G: Gen16, D: Data<G>>(
     // contract).
     unsafe {
         match op {
+            // A dropped run under a multiply: zeros, nothing read.
+            Op::Scale(_) if sy == 1 && matches!(bits, Bits::Const(false)) => {
+                for k in 0..cnt {
+                    y.add(k).write(<D::E as Sealed>::ZERO);
+                }
+            }
             Op::Scale(s) if sx == 1 && sy == 1 => {
                 let mut out = Scaled::<G, D>::new(x, y, s);
                 let mut k = 0;

@@ -152,8 +152,74 @@ OUTPUTS(double, f64, f64_from)
 OUTPUTS(uint16_t, f16, f16_from)
 OUTPUTS(uint16_t, bf16, bf16_from)
 
+/* A channels-first call on a padded tensor: the same values as the
+   elementwise call on the dense mask expanded by hand, the padding kept,
+   the backward equal to the forward of ones times the gradient; bad shapes
+   refused with nothing written. */
+static void shapes(void) {
+    enum { N = 3, C = 5, L = 7, PAD = 9 };
+    size_t dims[3] = {N, C, L}, strides[3] = {C * PAD, PAD, 1}, mask_dims[3] = {N, C, 1};
+    float x[N * C * PAD], y[N * C * PAD], m[N * C], ones[N * C], dx[N * C * PAD];
+    for (int i = 0; i < N * C * PAD; i++) x[i] = (float)i - 40.0f;
+    for (int i = 0; i < N * C; i++) ones[i] = 1.0f;
+    dk_dropout d;
+    CHECK(dk_dropout_new(0.4, 11, DK_SCALING_INVERTED, &d) == DK_OK);
+    CHECK(dk_forward_f32(&d, 2, 100, ones, m, N * C) == DK_OK); /* the mask's values */
+    dk_shape s = {3, dims, strides, strides, mask_dims, 0, 0};
+    for (int i = 0; i < N * C * PAD; i++) y[i] = -7.0f;
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &s, x, N * C * PAD, y, N * C * PAD) == DK_OK);
+    for (int r = 0; r < N * C; r++) {
+        for (int k = 0; k < PAD; k++) {
+            float want = k < L ? x[r * PAD + k] * m[r] : -7.0f;
+            CHECK(y[r * PAD + k] == want);
+        }
+    }
+    /* In place gives the same; the mask-free backward multiplies alike. */
+    float z[N * C * PAD];
+    memcpy(z, x, sizeof z);
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &s, z, N * C * PAD, z, N * C * PAD) == DK_OK);
+    for (int r = 0; r < N * C; r++)
+        for (int k = 0; k < L; k++) CHECK(z[r * PAD + k] == y[r * PAD + k]);
+    CHECK(dk_backward_shaped_f32(&d, 2, 100, &s, x, N * C * PAD, dx, N * C * PAD) == DK_OK);
+    for (int r = 0; r < N * C; r++)
+        for (int k = 0; k < L; k++) CHECK(dx[r * PAD + k] == y[r * PAD + k]);
+    /* A slab of rows 1..3 of the whole tensor: the same values. */
+    size_t slab_dims[3] = {2, C, L};
+    dk_shape slab = {3, slab_dims, strides, strides, mask_dims, 1, N};
+    float w[2 * C * PAD];
+    for (int i = 0; i < 2 * C * PAD; i++) w[i] = -7.0f;
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &slab, x + C * PAD, 2 * C * PAD, w, 2 * C * PAD) == DK_OK);
+    CHECK(memcmp(w, y + C * PAD, sizeof w) == 0);
+    /* Errors, nothing written. */
+    float before[N * C * PAD];
+    memcpy(before, y, sizeof y);
+    size_t bad_mask[3] = {N, 2, 1};
+    dk_shape bad = s;
+    bad.mask_dims = bad_mask;
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &bad, x, N * C * PAD, y, N * C * PAD) == DK_BAD_MASK_DIM);
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &s, x, N * C * PAD, y, 10) == DK_VIEW_OUT_OF_BOUNDS);
+    size_t overlapping[3] = {C * PAD, 1, 1};
+    bad = s;
+    bad.y_strides = overlapping;
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &bad, x, N * C * PAD, y, N * C * PAD) == DK_SELF_OVERLAP);
+    bad = s;
+    bad.rank = 0;
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &bad, x, N * C * PAD, y, N * C * PAD) == DK_UNSUPPORTED_RANK);
+    bad = slab;
+    bad.slab_start = 2;
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &bad, x, N * C * PAD, y, N * C * PAD) == DK_SLAB_OUT_OF_RANGE);
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, NULL, x, N * C * PAD, y, N * C * PAD) == DK_NULL_POINTER);
+    CHECK(memcmp(before, y, sizeof y) == 0);
+    /* Alpha dropout through the C scaling constant: rate 1 writes +0.0. */
+    CHECK(dk_dropout_new(1.0, 0, DK_SCALING_ALPHA, &d) == DK_OK);
+    CHECK(dk_forward_shaped_f32(&d, 0, 0, &s, x, N * C * PAD, y, N * C * PAD) == DK_OK);
+    CHECK(y[0] == 0.0f && !signbit(y[0]) && y[L] == before[L]);
+    CHECK(strcmp(dk_status_str(DK_BAD_MASK_DIM), "unknown status") != 0);
+}
+
 int main(void) {
     known_answers();
+    shapes();
     errors();
     threads();
     outputs_f32();
