@@ -13,7 +13,9 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
 };
 use dropkit::half::{bf16, f16};
-use dropkit::{bench, mask_words, Dropout, Element, Isa, Threading};
+use dropkit::{
+    bench, mask_words, Dropout, Element, Isa, Layout, Shaped, Threading, View, ViewMut,
+};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -124,5 +126,59 @@ fn typed<E: Element + Copy>(g: &mut BenchmarkGroup<'_, WallTime>, d: Dropout, n:
     });
 }
 
-criterion_group!(benches, bench);
+/// The shapes of the figures (f32, one thread, best ISA) next to a
+/// copy of the same bytes: channels first and last, drop-path and locked
+/// masks, and strided rows (4096 x 200 in rows of 256) next to the dense
+/// call. `cargo bench -- shapes`.
+fn shapes(c: &mut Criterion) {
+    let d = Dropout::new(0.1)
+        .expect("valid rate")
+        .with_seed(42)
+        .with_threading(Threading::Sequential);
+    let cases: [(&str, Shaped<'static>, [usize; 4]); 4] = [
+        ("channels_first", Shaped::channels_first(), [32, 64, 32, 32]),
+        ("channels_last", Shaped::channels_last(), [32, 32, 32, 64]),
+        ("drop_path", Shaped::per_sample(), [1, 1, 256, 4096]),
+        ("locked", Shaped::locked_time_major(), [1, 64, 32, 512]),
+    ];
+    let mut g = c.benchmark_group("shapes");
+    g.sample_size(10).measurement_time(Duration::from_secs(2));
+    for (name, shape, dims) in cases {
+        // Leading extents of 1 keep every case rank 4; the drop-path and
+        // locked masks are then given by noise shape on the real axes.
+        let dims: Vec<usize> = dims.into_iter().skip_while(|&e| e == 1).collect();
+        let n: usize = dims.iter().product();
+        let x = vec![1.5f32; n];
+        let mut y = vec![0f32; n];
+        g.throughput(Throughput::Bytes((n * 4) as u64));
+        g.bench_function(BenchmarkId::new("copy", name), |b| {
+            b.iter(|| y.copy_from_slice(black_box(&x)))
+        });
+        g.bench_function(BenchmarkId::new("forward", name), |b| {
+            b.iter(|| {
+                let xv = View::dense(black_box(&x), &dims).expect("view");
+                let mut yv = ViewMut::dense(&mut y, &dims).expect("view");
+                d.forward_shaped(1, 0, &shape, &xv, &mut yv).expect("ok")
+            })
+        });
+    }
+    let (rows, cols, stride) = (4096usize, 200usize, 256usize);
+    let mut buf = vec![1.5f32; rows * stride];
+    let mut dense = vec![1.5f32; rows * cols];
+    let layout = Layout::strided(&[rows, cols], &[stride, 1]).expect("layout");
+    g.throughput(Throughput::Bytes((rows * cols * 4) as u64));
+    g.bench_function("strided_rows", |b| {
+        b.iter(|| {
+            let mut v = ViewMut::new(&mut buf, layout).expect("view");
+            d.forward_shaped_in_place(1, 0, &Shaped::elementwise(), &mut v)
+                .expect("ok")
+        })
+    });
+    g.bench_function("dense_rows", |b| {
+        b.iter(|| d.forward_in_place(1, 0, black_box(&mut dense)).expect("ok"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, shapes);
 criterion_main!(benches);

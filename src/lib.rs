@@ -105,6 +105,45 @@
 //! Every call validates first: nothing is written on error, and no public
 //! safe function panics.
 //!
+//! ## Shapes: strided views and broadcast masks
+//!
+//! A tensor is a row-major logical shape of rank 1 to [`MAX_RANK`] stored
+//! with any element strides ([`Layout`], [`View`], [`ViewMut`]); its logical
+//! index is the row-major position, so a strided call gives the bits of the
+//! same call on a dense copy and never touches padding. A mask shape
+//! ([`Shaped`]) has each extent equal to the data's or 1; mask element `u`
+//! (row-major) is kept iff `r(offset + u) < T`, so the mask is the
+//! elementwise mask of its own element count, and every data element takes
+//! the mask element at its index (0 along the axes where the mask's extent
+//! is 1). The generator runs once per mask element. A slab of leading rows
+//! ([`Shaped::slab`]) gives the bits of those rows of the whole call.
+//!
+//! | PyTorch / TF / Flax | dropkit |
+//! |---|---|
+//! | `F.dropout(x, p)` | [`Dropout::forward`], or [`Shaped::elementwise`] on a strided view |
+//! | `F.dropout1d/2d/3d`, `nn.Dropout1d/2d/3d` | [`Shaped::channels_first`] on `[N, C, L..]` |
+//! | Keras `SpatialDropout1D/2D/3D` (channels last) | [`Shaped::channels_last`] on `[N, L.., C]` |
+//! | timm `drop_path`, torchvision `stochastic_depth(mode="row")` | [`Shaped::per_sample`] |
+//! | AWD-LSTM `LockedDropout` | [`Shaped::locked_time_major`] (`[T, B, F]`), [`Shaped::locked_batch_major`] (`[B, T, F]`) |
+//! | TF `tf.nn.dropout(x, rate, noise_shape=s)` | [`Shaped::noise_shape`]`(&s)` |
+//! | Flax `nn.Dropout(rate, broadcast_dims=d)` | [`Shaped::broadcast_dims`]`(&d)` |
+//! | `F.alpha_dropout`, `nn.AlphaDropout` | [`Dropout::alpha`], then any call |
+//! | `F.feature_alpha_dropout` | [`Dropout::alpha`] with [`Shaped::channels_first`] |
+//!
+//! Each shape has the forward pass out of place and in place, with a bit or
+//! byte mask of the mask shape, the mask-free backward, the backward from a
+//! mask, and inference ([`Dropout::forward_shaped`] and its neighbours), for
+//! every element type, ISA and thread count with the same bits.
+//!
+//! **Alpha dropout** ([`Scaling::Alpha`]): with `ALPHA' =`
+//! [`ALPHA_PRIME`], `a = 1 / sqrt((1 - p)(1 + p ALPHA'^2))` and
+//! `b = -a ALPHA' p` in `f64`, kept elements become `x * a + b` (one
+//! multiply, one add, in `f32` for `f32` and the half types with `a`, `b`
+//! rounded once, in `f64` for `f64`) and dropped ones the dropped value
+//! `a ALPHA' + b` rounded once; mean 0 and variance 1 stay. Inference is the
+//! identity, the backward pass `dy * a` where kept; rate 1 writes `+0.0`.
+//! The fused epilogue's forward refuses it ([`Error::Unsupported`]).
+//!
 //! ## Determinism
 //!
 //! The output is the same bits for every thread count, every [`Isa`], and
@@ -125,6 +164,9 @@
 //! | streams per layer, step, micro-batch, handled for me | [`DropoutLayer`] |
 //! | uncertainty from many masks | [`Dropout::mc_forward`], [`mc_mean_var`] |
 //! | one thread, or my own pool | [`Threading::Sequential`], or call inside `pool.install(..)` |
+//! | channel dropout, drop-path, locked dropout, any noise shape, strided or padded tensors | [`Dropout::forward_shaped`] with a [`Shaped`] mask shape; [`Dropout::backward_shaped`], [`Dropout::backward_shaped_from_mask`], [`Dropout::inference_shaped`] |
+//! | a shard of a structured tensor | [`Shaped::slab`] |
+//! | alpha dropout (SELU networks) | [`Dropout::alpha`] |
 //! | the speed limit of this CPU | [`bench::stream_words`] |
 //!
 //! # Stream conventions

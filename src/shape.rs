@@ -84,18 +84,16 @@ impl Layout {
         l.strides[..l.rank].copy_from_slice(strides);
         let mut len = 1usize;
         let mut last = 0usize;
-        for a in 0..l.rank {
-            len = len.checked_mul(dims[a]).ok_or(Error::SizeOverflow)?;
+        for &d in dims {
+            len = len.checked_mul(d).ok_or(Error::SizeOverflow)?;
         }
         if len == 0 {
             l.len = 0;
             l.span = 0;
             return Ok(l);
         }
-        for a in 0..l.rank {
-            let reach = (dims[a] - 1)
-                .checked_mul(strides[a])
-                .ok_or(Error::SizeOverflow)?;
+        for (&d, &stride) in dims.iter().zip(strides) {
+            let reach = (d - 1).checked_mul(stride).ok_or(Error::SizeOverflow)?;
             last = last.checked_add(reach).ok_or(Error::SizeOverflow)?;
         }
         l.len = len;
@@ -599,12 +597,12 @@ pub(crate) fn plan(
         m,
         n: y.len(),
     };
-    for a in 0..k {
+    for (a, &ms) in mstride.iter().enumerate().take(k) {
         let d = y.dims()[a];
         if d == 1 {
             continue;
         }
-        let (sx, sy, ms) = (x.strides()[a], y.strides()[a], mstride[a]);
+        let (sx, sy) = (x.strides()[a], y.strides()[a]);
         if p.rank > 0 {
             let o = p.rank - 1;
             // Axis `o` steps as `d` steps of axis `a` in every operand

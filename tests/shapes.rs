@@ -781,6 +781,7 @@ fn alpha_dropout_keeps_mean_and_variance() {
 /// 50-digit evaluation of the formula), the edges, and the values it
 /// writes.
 #[test]
+#[allow(clippy::excessive_precision)] // the digits of the exact values, on purpose
 fn alpha_constants_known_answers() {
     // (rate, a, b, dropped) to 20 digits.
     let known: [(f64, f64, f64, f64); 2] = [

@@ -1,0 +1,88 @@
+//! Every mask shape on a small tensor: which elements each variant keeps
+//! (`#`) and drops (`.`), and the PyTorch / TF / Flax call it stands for.
+//!
+//! ```text
+//! cargo run --release --example shapes
+//! ```
+
+use dropkit::{Dropout, Error, Layout, Shaped, View, ViewMut};
+
+/// Prints the keep pattern of `shape` on a `[2, 3, 8]` tensor of ones, one
+/// line per row of 8, the two samples side by side.
+fn show(d: &Dropout, name: &str, shape: Shaped<'_>) -> Result<(), Error> {
+    let dims = [2, 3, 8];
+    let x = [1.0f32; 48];
+    let mut y = [0.0f32; 48];
+    d.forward_shaped(
+        7,
+        0,
+        &shape,
+        &View::dense(&x, &dims)?,
+        &mut ViewMut::dense(&mut y, &dims)?,
+    )?;
+    let mask = shape.mask_layout(&Layout::dense(&dims)?)?;
+    println!("{name}: mask {:?} ({} decisions)", mask.dims(), mask.len());
+    for row in 0..3 {
+        let line = |s: usize| -> String {
+            y[(s * 3 + row) * 8..(s * 3 + row + 1) * 8]
+                .iter()
+                .map(|&v| if v != 0.0 { '#' } else { '.' })
+                .collect()
+        };
+        println!("    {}   {}", line(0), line(1));
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Error> {
+    let d = Dropout::new(0.5)?.with_seed(2024);
+    println!("data [2, 3, 8], rate 0.5: sample 0 on the left, sample 1 on the right\n");
+    let variants = [
+        ("elementwise (torch dropout)", Shaped::elementwise()),
+        (
+            "channels first, [N, C, L] (torch dropout1d)",
+            Shaped::channels_first(),
+        ),
+        (
+            "channels last, [N, L, C] (Keras SpatialDropout1D)",
+            Shaped::channels_last(),
+        ),
+        ("per sample (timm drop_path)", Shaped::per_sample()),
+        (
+            "locked, time major [T, B, F] (AWD-LSTM LockedDropout)",
+            Shaped::locked_time_major(),
+        ),
+        (
+            "locked, batch major [B, T, F]",
+            Shaped::locked_batch_major(),
+        ),
+        (
+            "noise shape [2, 1, 8] (TF noise_shape)",
+            Shaped::noise_shape(&[2, 1, 8]),
+        ),
+        (
+            "broadcast dims [2] (Flax broadcast_dims=(2,))",
+            Shaped::broadcast_dims(&[2]),
+        ),
+    ];
+    for (name, shape) in variants {
+        show(&d, name, shape)?;
+    }
+
+    // Alpha dropout: dropped elements take the SELU saturation's affine
+    // image, kept ones x * a + b.
+    let a = Dropout::alpha(0.5)?.with_seed(2024);
+    let (ka, kb, dropped) = a.alpha_affine().expect("alpha");
+    let x = [0.0f32, 1.0, -1.0, 2.0, 0.5, -0.5, 3.0, -2.0];
+    let mut y = [0.0f32; 8];
+    a.forward_shaped(
+        7,
+        0,
+        &Shaped::elementwise(),
+        &View::dense(&x, &[8])?,
+        &mut ViewMut::dense(&mut y, &[8])?,
+    )?;
+    println!("\nalpha dropout, rate 0.5: a = {ka:.6}, b = {kb:.6}, dropped = {dropped:.6}");
+    println!("    x = {x:?}\n    y = {y:?}");
+    Ok(())
+}
