@@ -13,9 +13,7 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
 };
 use dropkit::half::{bf16, f16};
-use dropkit::{
-    bench, mask_words, Dropout, Element, Isa, Layout, Shaped, Threading, View, ViewMut,
-};
+use dropkit::{bench, mask_words, Dropout, Element, Isa, Layout, Shaped, Threading, View, ViewMut};
 use std::hint::black_box;
 use std::time::Duration;
 
