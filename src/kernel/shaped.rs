@@ -458,12 +458,13 @@ impl<'j, G: Gen16, D: Data<G>, const SCALED: bool> Walk<'j, G, D, SCALED> {
 
     /// The next `cnt` elements with decisions `bits >> lo`, across rows
     /// where they end, element by element (the same bits as the data
-    /// side). Out of line and without SIMD: the walker's hot loop keeps
-    /// its registers.
+    /// side). Scalar code inlined: a call here would make the caller save
+    /// every vector register of the generator, and the data side through a
+    /// stack buffer costs registers in the hot loop (both were slower).
     ///
     /// # Safety
     /// The elements exist.
-    #[inline(never)]
+    #[inline(always)]
     unsafe fn lanes(&mut self, bits: u32, mut lo: usize, mut cnt: usize) {
         let last = self.job.rank - 1;
         let (sx, sy) = (self.job.sx[last], self.job.sy[last]);
