@@ -3,6 +3,7 @@
 
 use crate::kernel::shaped::{gcd, MAX_RANK, PERIOD_BITS_MAX};
 use crate::Error;
+use core::marker::PhantomData;
 
 /// A row-major logical shape with element strides, rank 1 to
 /// [`MAX_RANK`](crate::MAX_RANK).
@@ -161,12 +162,27 @@ impl Layout {
     }
 }
 
-/// A read-only strided view: a slice and a [`Layout`] that fits in it.
-#[derive(Clone, Copy, Debug)]
+/// A read-only strided view: a [`Layout`] over elements borrowed for `'a`
+/// (a slice that holds it, or an `ndarray` view with the `ndarray`
+/// feature). Only the layout's elements are ever read.
+#[derive(Debug)]
 pub struct View<'a, E> {
-    data: &'a [E],
+    ptr: *const E,
     layout: Layout,
+    _borrow: PhantomData<&'a [E]>,
 }
+
+impl<E> Clone for View<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E> Copy for View<'_, E> {}
+
+// SAFETY: a `View` is a shared borrow of `E`s, as `&[E]` is.
+unsafe impl<E: Sync> Send for View<'_, E> {}
+// SAFETY: as above.
+unsafe impl<E: Sync> Sync for View<'_, E> {}
 
 impl<'a, E> View<'a, E> {
     /// A view of `data` with `layout`. Its elements may share addresses (a
@@ -182,7 +198,11 @@ impl<'a, E> View<'a, E> {
                 given: data.len(),
             });
         }
-        Ok(View { data, layout })
+        Ok(View {
+            ptr: data.as_ptr(),
+            layout,
+            _borrow: PhantomData,
+        })
     }
 
     /// A contiguous row-major view of `data` with extents `dims`.
@@ -199,17 +219,25 @@ impl<'a, E> View<'a, E> {
     }
 
     pub(crate) fn ptr(&self) -> *const E {
-        self.data.as_ptr()
+        self.ptr
     }
 }
 
-/// A writable strided view: a slice and a [`Layout`] that fits in it,
-/// with one address per logical element.
+/// A writable strided view: a [`Layout`] over elements borrowed mutably
+/// for `'a` (a slice that holds it, or an `ndarray` view with the `ndarray`
+/// feature), with one address per logical element. Only the layout's
+/// elements are ever read or written.
 #[derive(Debug)]
 pub struct ViewMut<'a, E> {
-    data: &'a mut [E],
+    ptr: *mut E,
     layout: Layout,
+    _borrow: PhantomData<&'a mut [E]>,
 }
+
+// SAFETY: a `ViewMut` is an exclusive borrow of `E`s, as `&mut [E]` is.
+unsafe impl<E: Send> Send for ViewMut<'_, E> {}
+// SAFETY: as above (shared access to it only reads its layout).
+unsafe impl<E: Sync> Sync for ViewMut<'_, E> {}
 
 impl<'a, E> ViewMut<'a, E> {
     /// A writable view of `data` with `layout`.
@@ -239,7 +267,11 @@ impl<'a, E> ViewMut<'a, E> {
         if layout.overlaps() {
             return Err(Error::SelfOverlap);
         }
-        Ok(ViewMut { data, layout })
+        Ok(ViewMut {
+            ptr: data.as_mut_ptr(),
+            layout,
+            _borrow: PhantomData,
+        })
     }
 
     /// A contiguous row-major view of `data` with extents `dims`.
@@ -258,13 +290,73 @@ impl<'a, E> ViewMut<'a, E> {
     /// A read-only view of the same elements.
     pub fn as_view(&self) -> View<'_, E> {
         View {
-            data: self.data,
+            ptr: self.ptr,
             layout: self.layout,
+            _borrow: PhantomData,
         }
     }
 
     pub(crate) fn ptr(&mut self) -> *mut E {
-        self.data.as_mut_ptr()
+        self.ptr
+    }
+}
+
+/// `ndarray` views of any dimension (the `ndarray` feature): the view's
+/// shape and strides; negative strides are refused.
+#[cfg(feature = "ndarray")]
+mod with_ndarray {
+    use super::*;
+    use ndarray::{ArrayView, ArrayViewMut, Dimension};
+
+    /// The layout of an `ndarray` view's shape and strides.
+    fn layout_of(shape: &[usize], strides: &[isize]) -> Result<Layout, Error> {
+        let mut s = [0usize; MAX_RANK];
+        if shape.len() > MAX_RANK || shape.is_empty() {
+            return Err(Error::UnsupportedRank {
+                rank: shape.len(),
+                min: 1,
+                max: MAX_RANK,
+            });
+        }
+        for (a, &st) in strides.iter().enumerate() {
+            s[a] = usize::try_from(st).map_err(|_| Error::Unsupported {
+                what: "ndarray views with negative strides",
+            })?;
+        }
+        Layout::strided(shape, &s[..shape.len()])
+    }
+
+    impl<'a, E, D: Dimension> TryFrom<ArrayView<'a, E, D>> for View<'a, E> {
+        type Error = Error;
+        /// # Errors
+        /// [`Error::UnsupportedRank`] (rank 0 or above 8),
+        /// [`Error::Unsupported`] (a negative stride).
+        fn try_from(a: ArrayView<'a, E, D>) -> Result<Self, Error> {
+            let layout = layout_of(a.shape(), a.strides())?;
+            Ok(View {
+                ptr: a.as_ptr(),
+                layout,
+                _borrow: PhantomData,
+            })
+        }
+    }
+
+    impl<'a, E, D: Dimension> TryFrom<ArrayViewMut<'a, E, D>> for ViewMut<'a, E> {
+        type Error = Error;
+        /// # Errors
+        /// As for [`View`], and [`Error::SelfOverlap`] (an `ndarray` view
+        /// made with unsafe code whose elements share addresses).
+        fn try_from(mut a: ArrayViewMut<'a, E, D>) -> Result<Self, Error> {
+            let layout = layout_of(a.shape(), a.strides())?;
+            if layout.overlaps() {
+                return Err(Error::SelfOverlap);
+            }
+            Ok(ViewMut {
+                ptr: a.as_mut_ptr(),
+                layout,
+                _borrow: PhantomData,
+            })
+        }
     }
 }
 

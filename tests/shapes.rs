@@ -874,3 +874,48 @@ fn edges_on_periodic_rows_split_mid_row() {
         }
     }
 }
+
+/// `ndarray` views (sliced, stepped, transposed) give the bits of the same
+/// call on a dense copy, and write only their own elements.
+#[cfg(feature = "ndarray")]
+#[test]
+fn ndarray_views_match_dense_copies() {
+    use ndarray::{s, Array3};
+    let d = Dropout::new(0.3).unwrap().with_seed(12);
+    let full = Array3::from_shape_fn((6, 9, 20), |(a, b, c)| (a * 1000 + b * 30 + c) as f32);
+    let mut out = Array3::<f32>::from_elem((6, 9, 20), -1.0);
+    let xs = full.slice(s![1..5, ..;2, 3..19]);
+    let xt = xs.t(); // a transposed (column-major) view
+    for x in [xs, xt] {
+        let dims = x.shape().to_vec();
+        let dense: Vec<f32> = x.iter().copied().collect(); // logical order
+        let mut want = vec![0f32; dense.len()];
+        d.forward_shaped(
+            4,
+            0,
+            &Shaped::channels_first(),
+            &View::dense(&dense, &dims).unwrap(),
+            &mut ViewMut::dense(&mut want, &dims).unwrap(),
+        )
+        .unwrap();
+        out.fill(-1.0);
+        let mut y = out.slice_mut(s![..4, ..;2, 2..18]);
+        if dims[0] != 4 {
+            y.swap_axes(0, 2);
+        }
+        let xv = View::try_from(x.view()).unwrap();
+        let mut yv = ViewMut::try_from(y.view_mut()).unwrap();
+        d.forward_shaped(4, 0, &Shaped::channels_first(), &xv, &mut yv)
+            .unwrap();
+        let got: Vec<f32> = y.iter().copied().collect();
+        assert_eq!(bits(&got), bits(&want), "{dims:?}");
+        let written = out.iter().filter(|&&v| v != -1.0).count();
+        assert!(written <= want.len(), "wrote outside the view");
+    }
+    // Negative strides are refused.
+    let rev = full.slice(s![..;-1, .., ..]);
+    assert!(matches!(
+        View::try_from(rev),
+        Err(Error::Unsupported { .. })
+    ));
+}
