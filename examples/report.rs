@@ -468,7 +468,7 @@ fn shapes_table() {
         (
             "locked",
             Shaped::locked_time_major(),
-            vec![vec![4, 32, 512], vec![64, 32, 512]],
+            vec![vec![64, 2, 512], vec![64, 32, 512]],
         ),
     ];
     for (name, shape, all_dims) in cases {

@@ -387,12 +387,25 @@ impl Repeat {
         let unit = period * 64 / gcd(period, 64); // a whole number of words
         self.len = unit * (2048 / unit).max(1);
         self.words[..self.len / 64].fill(0);
-        // SAFETY: mask positions `mo..mo + period` exist.
+        // SAFETY: mask positions `mo..mo + period` exist; a word read at
+        // `pos + 64` is read only when those 64 positions are (`cnt >= 64`).
         unsafe {
             let mut b = 0;
             while b < period {
                 let (bits, pos, avail) = bits_at::<G, E>(p, job, win.as_deref_mut(), mo + b);
                 let cnt = avail.min(period - b);
+                if let (Bits::Words(w), true) = (bits, period % 64 == 0 && cnt >= 64) {
+                    // Whole words of the run (then `unit == period`): 64
+                    // bits at a time.
+                    let (at, sh) = (pos / 64, pos % 64);
+                    let mut v = w.add(at).read() >> sh;
+                    if sh > 0 {
+                        v |= w.add(at + 1).read() << (64 - sh);
+                    }
+                    self.words[b / 64] = v;
+                    b += 64;
+                    continue;
+                }
                 for k in 0..cnt {
                     if bits.one(pos + k) {
                         let mut at = b + k;
@@ -617,6 +630,19 @@ unsafe fn segment<G: Gen16, D: Data<G>>(
             Op::Scale(_) if sy == 1 && matches!(bits, Bits::Const(false)) => {
                 for k in 0..cnt {
                     y.add(k).write(<D::E as Sealed>::ZERO);
+                }
+            }
+            // A kept run of a type that multiplies in its own width: a
+            // plain loop, which the compiler unrolls and vectorizes under
+            // the ISA's features (the same one multiply per element).
+            Op::Scale(s)
+                if sx == 1
+                    && sy == 1
+                    && matches!(bits, Bits::Const(true))
+                    && size_of::<D::E>() == size_of::<Factor<D::E>>() =>
+            {
+                for k in 0..cnt {
+                    y.add(k).write(<D::E as Sealed>::times(x.add(k).read(), s));
                 }
             }
             Op::Scale(s) if sx == 1 && sy == 1 => {
