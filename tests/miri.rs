@@ -67,3 +67,61 @@ fn scalar_and_portable_under_miri() {
         }
     }
 }
+
+/// Shaped calls (the row walker, the window, periodic rows, the block
+/// walker over strided rows, stored masks) on small padded tensors.
+#[test]
+fn shaped_under_miri() {
+    use dropkit::{Layout, MaskIn, MaskOut, Shaped, View, ViewMut};
+    let d = Dropout::new(0.4)
+        .unwrap()
+        .with_seed(2)
+        .with_isa(Isa::Portable)
+        .unwrap()
+        .with_threading(Threading::Sequential);
+    let dims = [3usize, 4, 20];
+    let layout = Layout::strided(&dims, &[4 * 24, 24, 1]).unwrap();
+    let x = values::<f32>(layout.span());
+    let xv = View::new(&x, layout).unwrap();
+    let mask_sets: [&[usize]; 4] = [&[3, 4, 20], &[3, 4, 1], &[3, 1, 20], &[1, 4, 20]];
+    for mask in mask_sets {
+        let shape = Shaped::noise_shape(mask);
+        let m: usize = mask.iter().product();
+        let keep = config(&d).keep_mask(1, 5, m);
+        let mut y = vec![7.0f32; layout.span()];
+        let mut words = vec![0u64; mask_words(m)];
+        d.forward_shaped_with_mask(
+            1,
+            5,
+            &shape,
+            &xv,
+            &mut ViewMut::new(&mut y, layout).unwrap(),
+            MaskOut::Bits(&mut words),
+        )
+        .unwrap();
+        assert_eq!(words, pack(&keep));
+        let mut z = vec![7.0f32; layout.span()];
+        d.forward_shaped(
+            1,
+            5,
+            &shape,
+            &xv,
+            &mut ViewMut::new(&mut z, layout).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(bits(&y), bits(&z), "{mask:?}");
+        let mut w = x.clone();
+        d.backward_shaped_from_mask(
+            &shape,
+            MaskIn::Bits(&words),
+            &xv,
+            &mut ViewMut::new(&mut w, layout).unwrap(),
+        )
+        .unwrap();
+        for (i, (&a, &b)) in y.iter().zip(&w).enumerate() {
+            if a != 7.0 {
+                assert_eq!(a.to_bits(), b.to_bits(), "{mask:?} {i}");
+            }
+        }
+    }
+}
