@@ -49,7 +49,7 @@ fn main() -> Result<(), Error> {
         ),
         ("per sample (timm drop_path)", Shaped::per_sample()),
         (
-            "locked, time major [T, B, F] (AWD-LSTM LockedDropout)",
+            "locked, time major [T, B, F] (AWD-LSTM LockedDropout; the halves are time steps)",
             Shaped::locked_time_major(),
         ),
         (

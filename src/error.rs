@@ -124,7 +124,7 @@ pub enum Error {
     /// An output view has two logical elements at one address (a stride 0,
     /// or strides that interleave), so the result would depend on order.
     SelfOverlap,
-    /// A shape's element count or extent overflows `usize`.
+    /// A shape's element count, or its largest address, overflows `usize`.
     SizeOverflow,
     /// A slab of leading rows reaches past the tensor's first dimension.
     SlabOutOfRange {
@@ -136,7 +136,8 @@ pub enum Error {
         total: usize,
     },
     /// The call does not support this configuration (alpha dropout in the
-    /// fused epilogue's forward pass).
+    /// fused epilogue's forward pass; an `ndarray` view with a negative
+    /// stride).
     Unsupported {
         /// What is not supported.
         what: &'static str,

@@ -122,12 +122,13 @@
 //! |---|---|
 //! | `F.dropout(x, p)` | [`Dropout::forward`], or [`Shaped::elementwise`] on a strided view |
 //! | `F.dropout1d/2d/3d`, `nn.Dropout1d/2d/3d` | [`Shaped::channels_first`] on `[N, C, L..]` |
-//! | Keras `SpatialDropout1D/2D/3D` (channels last) | [`Shaped::channels_last`] on `[N, L.., C]` |
+//! | Keras `SpatialDropout1D`, `SpatialDropout2D/3D` (channels last) | [`Shaped::channels_last`] on `[N, L.., C]` |
 //! | timm `drop_path`, torchvision `stochastic_depth(mode="row")` | [`Shaped::per_sample`] |
 //! | AWD-LSTM `LockedDropout` | [`Shaped::locked_time_major`] (`[T, B, F]`), [`Shaped::locked_batch_major`] (`[B, T, F]`) |
-//! | TF `tf.nn.dropout(x, rate, noise_shape=s)` | [`Shaped::noise_shape`]`(&s)` |
-//! | Flax `nn.Dropout(rate, broadcast_dims=d)` | [`Shaped::broadcast_dims`]`(&d)` |
-//! | `F.alpha_dropout`, `nn.AlphaDropout` | [`Dropout::alpha`], then any call |
+//! | TF `tf.nn.dropout(x, rate, noise_shape=s)` | [`Shaped::noise_shape`]`(&s)` (full rank, no `None`) |
+//! | Flax `nn.Dropout(rate, broadcast_dims=d)` | [`Shaped::broadcast_dims`]`(&d)` (negative axes as `rank + d`) |
+//! | unbatched `dropout1d` on `[C, L]` | [`Shaped::channels_first`] on `[1, C, L]` |
+//! | `F.alpha_dropout`, `nn.AlphaDropout` | [`Dropout::alpha`], then any call but the fused forward |
 //! | `F.feature_alpha_dropout` | [`Dropout::alpha`] with [`Shaped::channels_first`] |
 //!
 //! Each shape has the forward pass out of place and in place, with a bit or
@@ -164,7 +165,8 @@
 //! | streams per layer, step, micro-batch, handled for me | [`DropoutLayer`] |
 //! | uncertainty from many masks | [`Dropout::mc_forward`], [`mc_mean_var`] |
 //! | one thread, or my own pool | [`Threading::Sequential`], or call inside `pool.install(..)` |
-//! | channel dropout, drop-path, locked dropout, any noise shape, strided or padded tensors | [`Dropout::forward_shaped`] with a [`Shaped`] mask shape; [`Dropout::backward_shaped`], [`Dropout::backward_shaped_from_mask`], [`Dropout::inference_shaped`] |
+//! | channel dropout, drop-path, locked dropout, any noise shape, strided or padded tensors | [`Dropout::forward_shaped`] with a [`Shaped`] mask shape; [`Dropout::backward_shaped`], [`Dropout::inference_shaped`] |
+//! | a shaped call's mask kept | [`Dropout::forward_shaped_with_mask`], sized by [`Shaped::mask_layout`]`(..).len()` (bytes, or [`mask_words`] of it), then [`Dropout::backward_shaped_from_mask`] |
 //! | a shard of a structured tensor | [`Shaped::slab`] |
 //! | alpha dropout (SELU networks) | [`Dropout::alpha`] |
 //! | the speed limit of this CPU | [`bench::stream_words`] |
@@ -180,7 +182,8 @@
 //!   `fold_in(fold_in(layer_id, step), m)`, what [`DropoutLayer`] uses;
 //! * **data-parallel rank**: the same stream on every rank, and each shard
 //!   at its **offset** in the global batch, so the global mask does not
-//!   depend on the number of ranks;
+//!   depend on the number of ranks (a shaped call instead passes the whole
+//!   tensor's offset and says where its rows start with [`Shaped::slab`]);
 //! * **Monte-Carlo sample** `k`: `fold_in(stream, k)`, what
 //!   [`Dropout::mc_forward`] uses.
 //!

@@ -386,8 +386,8 @@ enum Pattern<'a> {
 /// | variant | PyTorch / TF / Flax | data | mask |
 /// |---|---|---|---|
 /// | [`Shaped::elementwise`] | `dropout` | any | the data's shape |
-/// | [`Shaped::channels_first`] | `dropout1d/2d/3d`, `feature_alpha_dropout` | `[N, C, L..]` | `[N, C, 1..]` |
-/// | [`Shaped::channels_last`] | Keras `SpatialDropout1D/2D/3D` | `[N, L.., C]` | `[N, 1.., C]` |
+/// | [`Shaped::channels_first`] | `dropout1d/2d/3d` (unbatched: add an axis of 1), `feature_alpha_dropout` | `[N, C, L..]` | `[N, C, 1..]` |
+/// | [`Shaped::channels_last`] | Keras `SpatialDropout1D`, `2D/3D` channels last | `[N, L.., C]` | `[N, 1.., C]` |
 /// | [`Shaped::per_sample`] | timm `drop_path`, torchvision `stochastic_depth(mode="row")` | `[N, ..]` | `[N, 1..]` |
 /// | [`Shaped::locked_time_major`] | AWD-LSTM `LockedDropout` | `[T, B, F]` | `[1, B, F]` |
 /// | [`Shaped::locked_batch_major`] | the same, batch first | `[B, T, F]` | `[B, 1, F]` |
@@ -437,8 +437,8 @@ impl<'a> Shaped<'a> {
     }
 
     /// Channel dropout, channels last: data `[N, L.., C]` (rank 2 or more),
-    /// mask `[N, 1.., C]`. Keras `SpatialDropout1D/2D/3D` with
-    /// `data_format="channels_last"`.
+    /// mask `[N, 1.., C]`. Keras `SpatialDropout1D`, and
+    /// `SpatialDropout2D/3D` with `data_format="channels_last"`.
     pub fn channels_last() -> Self {
         Shaped::of(Pattern::ChannelsLast)
     }
@@ -477,8 +477,9 @@ impl<'a> Shaped<'a> {
 
     /// The call covers rows `start..start + n` of a tensor of `total` rows
     /// along axis 0 (the data's axis 0 has extent `n`): the same bits as
-    /// those rows of one call on the whole tensor with the same offset
-    /// (data-parallel ranks, micro-batches). Where the mask follows axis 0
+    /// those rows of one call on the whole tensor with the same offset and
+    /// stream (shards of one logical tensor: data-parallel ranks, or a batch
+    /// cut into pieces under one stream). Where the mask follows axis 0
     /// its slab of the mask is used (and written); where it broadcasts
     /// along axis 0, every slab uses the whole mask.
     pub fn slab(self, start: usize, total: usize) -> Self {
@@ -495,7 +496,7 @@ impl<'a> Shaped<'a> {
     /// # Errors
     /// As the calls: [`Error::UnsupportedRank`], [`Error::RankMismatch`],
     /// [`Error::BadMaskDim`], [`Error::BadAxis`],
-    /// [`Error::SlabOutOfRange`].
+    /// [`Error::SlabOutOfRange`], [`Error::SizeOverflow`].
     ///
     /// ```
     /// use dropkit::{Layout, Shaped};

@@ -122,8 +122,10 @@ impl Dropout {
     /// let d = Dropout::new(0.3)?.with_seed(8);
     /// let dims = [4, 6, 10]; // [N, C, L]: dropout1d
     /// let x = vec![2.0f64; 240];
-    /// let (mut y, mut bytes) = (vec![0.0; 240], vec![0u8; 24]);
     /// let shape = Shaped::channels_first();
+    /// // One byte per mask element: [4, 6, 1], 24 of them.
+    /// let m = shape.mask_layout(&dropkit::Layout::dense(&dims)?)?.len();
+    /// let (mut y, mut bytes) = (vec![0.0; 240], vec![0u8; m]);
     /// d.forward_shaped_with_mask(1, 0, &shape, &View::dense(&x, &dims)?,
     ///     &mut ViewMut::dense(&mut y, &dims)?, MaskOut::Bytes(&mut bytes))?;
     /// let dy = vec![1.0f64; 240];

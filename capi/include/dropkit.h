@@ -252,7 +252,8 @@ extern "C" {
 
 /*
  Makes a dropout operator: `rate` is the probability of **dropping** an
- element; `scaling` is `DK_SCALING_INVERTED` or `DK_SCALING_CLASSIC`;
+ element; `scaling` is `DK_SCALING_INVERTED`, `DK_SCALING_CLASSIC` or
+ `DK_SCALING_ALPHA`;
  threading starts as `DK_THREADS_AUTO`. Writes `*out` only on success.
 
  Errors: `DK_INVALID_RATE` (NaN, infinite, below 0 or above 1),

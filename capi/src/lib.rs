@@ -256,7 +256,8 @@ pub(crate) fn overlap<T, U>(a: *const T, n: usize, b: *const U, m: usize) -> boo
 }
 
 /// Makes a dropout operator: `rate` is the probability of **dropping** an
-/// element; `scaling` is `DK_SCALING_INVERTED` or `DK_SCALING_CLASSIC`;
+/// element; `scaling` is `DK_SCALING_INVERTED`, `DK_SCALING_CLASSIC` or
+/// `DK_SCALING_ALPHA`;
 /// threading starts as `DK_THREADS_AUTO`. Writes `*out` only on success.
 ///
 /// Errors: `DK_INVALID_RATE` (NaN, infinite, below 0 or above 1),
