@@ -394,7 +394,7 @@ impl Repeat {
             while b < period {
                 let (bits, pos, avail) = bits_at::<G, E>(p, job, win.as_deref_mut(), mo + b);
                 let cnt = avail.min(period - b);
-                if let (Bits::Words(w), true) = (bits, period % 64 == 0 && cnt >= 64) {
+                if let (Bits::Words(w), true) = (bits, period.is_multiple_of(64) && cnt >= 64) {
                     // Whole words of the run (then `unit == period`): 64
                     // bits at a time.
                     let (at, sh) = (pos / 64, pos % 64);
