@@ -10,7 +10,7 @@ fuzz_target!(|case: Case| {
     let Ok(d) = Dropout::new(case.rate()) else {
         return;
     };
-    let d = d.with_seed(case.seed).with_scaling(case.any_scaling());
+    let d = d.with_seed(case.seed).with_scaling(case.scaling());
     let (dy, offset) = (case.input(), case.offset());
     let n = dy.len();
     // The forward mask: which elements of forward(ones) survive.
