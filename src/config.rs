@@ -24,21 +24,7 @@ pub enum Threading {
     Parallel,
 }
 
-/// Below this many elements a [`Threading::Auto`] call made from outside any
-/// rayon pool stays on the calling thread (the default of
-/// [`Dropout::with_parallel_min`]).
-///
-/// Chosen from the crossover table that `cargo run --release --example
-/// report` prints (one thread against the global pool and against a call
-/// from inside a pool, two cores): from outside a pool a call pays the
-/// wake-up of rayon's sleeping workers, several microseconds, so two threads
-/// lost at 64Ki elements, were about even at 128Ki and won from 256Ki.
-pub const PARALLEL_MIN: usize = 1 << 18;
-
-/// The same threshold for a call made from inside a rayon pool (the caller
-/// is a worker, the others are awake or cheap to wake): there two threads
-/// already won at 64Ki elements in the same table.
-pub const PARALLEL_MIN_IN_POOL: usize = 1 << 16;
+pub use crate::limits::{PARALLEL_MIN, PARALLEL_MIN_IN_POOL};
 
 /// A dropout operator: a validated rate, a seed and a scaling mode.
 ///

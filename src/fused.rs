@@ -11,8 +11,7 @@ use crate::ops::{check_len, check_mask, mask_words, MaskOut};
 use crate::rule::Edge;
 use crate::Error;
 
-/// Rows summed per chunk for `dbias` (about this many elements per chunk).
-const CHUNK_ELEMENTS: usize = 1 << 15;
+use crate::limits::DBIAS_CHUNK_ELEMENTS;
 
 /// The operands of a fused call besides `x` and `y`: the row length, and an
 /// optional bias (one row) and residual (as long as `x`).
@@ -122,7 +121,8 @@ impl Dropout {
     ) -> Result<(), Error> {
         check_len(x.len(), y.len())?;
         let residual = f.residual.map_or(core::ptr::null(), <[E]>::as_ptr);
-        self.fused_impl(stream, offset, f, x.as_ptr(), residual, y, mask)
+        let (n, y) = (y.len(), y.as_mut_ptr());
+        self.fused_impl(stream, offset, f, x.as_ptr(), residual, y, n, mask)
     }
 
     /// [`Dropout::fused_forward`] with `y` written over `x`.
@@ -137,8 +137,10 @@ impl Dropout {
         x: &mut [E],
     ) -> Result<(), Error> {
         let residual = f.residual.map_or(core::ptr::null(), <[E]>::as_ptr);
-        let src = x.as_ptr();
-        self.fused_impl(stream, offset, f, src, residual, x, MaskOut::None)
+        // One pointer for reading and writing, from the one `&mut`: no
+        // shared reborrow of `x` is alive while the kernel writes.
+        let (n, y) = (x.len(), x.as_mut_ptr());
+        self.fused_impl(stream, offset, f, y, residual, y, n, MaskOut::None)
     }
 
     /// [`Dropout::fused_forward`] with `y` written over the residual:
@@ -159,13 +161,16 @@ impl Dropout {
             residual: None,
             ..f
         };
-        let r = residual.as_ptr();
-        self.fused_impl(stream, offset, f, x.as_ptr(), r, residual, MaskOut::None)
+        // The residual is read and written through one pointer taken from
+        // its `&mut`.
+        let (n, y) = (residual.len(), residual.as_mut_ptr());
+        self.fused_impl(stream, offset, f, x.as_ptr(), y, y, n, MaskOut::None)
     }
 
-    /// Validates, then runs the epilogue. `x` and `residual` (null: none)
-    /// point to `y.len()` elements each, borrowed by the caller for the
-    /// call; either may equal `y`'s pointer.
+    /// Validates, then runs the epilogue. `x`, `residual` (null: none) and
+    /// `y` point to `n` elements each, borrowed by the caller for the call
+    /// (`y` exclusively, but `x` or `residual` may be `y` itself, derived
+    /// from the same `&mut`).
     #[allow(clippy::too_many_arguments)]
     fn fused_impl<E: Element>(
         &self,
@@ -174,7 +179,8 @@ impl Dropout {
         f: Fused<'_, E>,
         x: *const E,
         residual: *const E,
-        y: &mut [E],
+        y: *mut E,
+        n: usize,
         mask: MaskOut<'_>,
     ) -> Result<(), Error> {
         if self.scaling().is_alpha() {
@@ -182,7 +188,6 @@ impl Dropout {
                 what: "alpha dropout in the fused forward pass",
             });
         }
-        let n = y.len();
         check_rows(n, f.features)?;
         check_bias(f.features, f.bias.map(<[E]>::len))?;
         if let Some(r) = f.residual {
@@ -208,7 +213,7 @@ impl Dropout {
             x,
             bias: f.bias.map_or(core::ptr::null(), <[E]>::as_ptr),
             residual,
-            y: y.as_mut_ptr(),
+            y,
             mask,
             features: f.features,
             col0: 0,
@@ -314,7 +319,7 @@ impl Dropout {
         }
         // Whole rows per chunk, a multiple of 64 rows when that keeps
         // chunks of a bit mask on word boundaries.
-        let rows = (CHUNK_ELEMENTS / features).max(1);
+        let rows = (DBIAS_CHUNK_ELEMENTS / features).max(1);
         let rows = if (rows * features).is_multiple_of(64) {
             rows
         } else {

@@ -61,8 +61,7 @@ impl Dropout {
     }
 }
 
-/// Columns accumulated at once by [`mc_mean_var`] (on the stack).
-const COLUMNS: usize = 256;
+use crate::limits::MC_COLUMNS as COLUMNS;
 
 /// Per-element mean and (population) variance over the `samples.len() / n`
 /// rows of `samples` (the layout of [`Dropout::mc_forward`]), accumulated

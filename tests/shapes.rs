@@ -8,8 +8,8 @@ mod common;
 
 use common::{available_or_required, bits, config, inputs_of, pack, Elem};
 use dropkit::{
-    mask_words, Dropout, Error, Isa, Layout, MaskIn, MaskOut, Scaling, Shaped, Threading, View,
-    ViewMut,
+    limits, mask_words, Dropout, Error, Isa, Layout, MaskIn, MaskOut, Scaling, Shaped, Threading,
+    View, ViewMut,
 };
 use half::{bf16, f16};
 
@@ -26,6 +26,22 @@ impl Rng {
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
+    }
+}
+
+/// Asserts `got == want` (bit patterns), naming the first difference and
+/// the count instead of printing both vectors.
+#[track_caller]
+fn same(got: &[u64], want: &[u64], ctx: &str) {
+    if got != want {
+        let first = got.iter().zip(want).position(|(a, b)| a != b);
+        let count = got.iter().zip(want).filter(|(a, b)| a != b).count();
+        panic!(
+            "{ctx}: {count} of {} differ (lengths {} and {}), first at {first:?}",
+            want.len(),
+            got.len(),
+            want.len()
+        );
     }
 }
 
@@ -109,12 +125,18 @@ fn gather<E: Elem>(buf: &[E], layout: &Layout, fill: E) -> (Vec<E>, bool) {
 }
 
 /// One random case: whole-tensor dims and mask, and a slab of axis 0.
+#[derive(Clone)]
 struct Case {
     whole: Vec<usize>,
     mask: Vec<usize>,
     start: usize,
     rows: usize,
     slab: bool,
+    /// The call's offset (`None`: drawn from a list near block and 2^40
+    /// edges).
+    offset: Option<u64>,
+    /// Dense input and output (else randomly padded and permuted strides).
+    dense: bool,
 }
 
 fn random_case(rng: &mut Rng) -> Case {
@@ -154,6 +176,8 @@ fn random_case(rng: &mut Rng) -> Case {
         start,
         rows,
         slab,
+        offset: None,
+        dense: false,
     }
 }
 
@@ -163,7 +187,7 @@ const RATES: [f64; 6] = [0.0, 1e-9, 0.1, 0.5, 1.0 - 1e-7, 1.0];
 fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     let stream = rng.next();
     let offsets = [0u64, 5, 4090, (1 << 40) - 3];
-    let offset = offsets[rng.below(offsets.len())];
+    let offset = c.offset.unwrap_or(offsets[rng.below(offsets.len())]);
     let whole_n: usize = c.whole.iter().product();
     let m_whole: usize = c.mask.iter().product();
     let x_whole: Vec<E> = inputs_of(whole_n, salt);
@@ -198,8 +222,14 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
         d.rate()
     );
 
-    let xl = Layout::strided(&dims, &strides(&dims, rng)).unwrap();
-    let yl = Layout::strided(&dims, &strides(&dims, rng)).unwrap();
+    let (xl, yl) = if c.dense {
+        (Layout::dense(&dims).unwrap(), Layout::dense(&dims).unwrap())
+    } else {
+        (
+            Layout::strided(&dims, &strides(&dims, rng)).unwrap(),
+            Layout::strided(&dims, &strides(&dims, rng)).unwrap(),
+        )
+    };
     let fill = E::specials()[1];
     let xb = scatter(x, &xl, fill);
     let xv = View::new(&xb, xl).unwrap();
@@ -215,7 +245,7 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     )
     .unwrap();
     let (got, intact) = gather(&yb, &yl, fill);
-    assert_eq!(bits(&got), bits(want), "forward {ctx}");
+    same(&bits(&got), &bits(want), &format!("forward {ctx}"));
     assert!(intact, "forward wrote padding {ctx}");
 
     // In place.
@@ -228,7 +258,7 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     )
     .unwrap();
     let (got, intact) = gather(&zb, &yl, fill);
-    assert_eq!(bits(&got), bits(want), "in place {ctx}");
+    same(&bits(&got), &bits(want), &format!("in place {ctx}"));
     assert!(intact, "in place wrote padding {ctx}");
 
     // The slab's mask: the mask layout, and its bits.
@@ -260,7 +290,11 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     }
     assert_eq!(*words.last().unwrap(), !0u64, "bits past the mask {ctx}");
     let (got, _) = gather(&yb, &yl, fill);
-    assert_eq!(bits(&got), bits(want), "forward with mask {ctx}");
+    same(
+        &bits(&got),
+        &bits(want),
+        &format!("forward with mask {ctx}"),
+    );
     let mut bytes = vec![7u8; mlen];
     let mut zb = scatter(x, &yl, fill);
     d.forward_shaped_in_place_with_mask(
@@ -272,7 +306,11 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     )
     .unwrap();
     let (got, _) = gather(&zb, &yl, fill);
-    assert_eq!(bits(&got), bits(want), "in place with byte mask {ctx}");
+    same(
+        &bits(&got),
+        &bits(want),
+        &format!("in place with byte mask {ctx}"),
+    );
 
     // Backward: mask-free, in place, from bits, from bytes.
     let dyb = scatter(dy, &xl, fill);
@@ -287,7 +325,7 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     )
     .unwrap();
     let (got, intact) = gather(&dxb, &yl, fill);
-    assert_eq!(bits(&got), bits(grad), "backward {ctx}");
+    same(&bits(&got), &bits(grad), &format!("backward {ctx}"));
     assert!(intact, "backward wrote padding {ctx}");
     let mut dxb = scatter(dy, &yl, fill);
     d.backward_shaped_in_place(
@@ -298,7 +336,11 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     )
     .unwrap();
     let (got, _) = gather(&dxb, &yl, fill);
-    assert_eq!(bits(&got), bits(grad), "backward in place {ctx}");
+    same(
+        &bits(&got),
+        &bits(grad),
+        &format!("backward in place {ctx}"),
+    );
     if dims.iter().all(|&e| e > 0) {
         for mask in [MaskIn::Bits(&words), MaskIn::Bytes(&bytes)] {
             let mut dxb = vec![fill; yl.span()];
@@ -310,7 +352,11 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
             )
             .unwrap();
             let (got, intact) = gather(&dxb, &yl, fill);
-            assert_eq!(bits(&got), bits(grad), "backward from {mask:?} {ctx}");
+            same(
+                &bits(&got),
+                &bits(grad),
+                &format!("backward from {mask:?} {ctx}"),
+            );
             assert!(intact, "backward from mask wrote padding {ctx}");
         }
     }
@@ -320,7 +366,11 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     d.inference_shaped(&xv, &mut ViewMut::new(&mut yb, yl).unwrap())
         .unwrap();
     let (got, intact) = gather(&yb, &yl, fill);
-    assert_eq!(bits(&got), bits(&cfg.inference(x)), "inference {ctx}");
+    same(
+        &bits(&got),
+        &bits(&cfg.inference(x)),
+        &format!("inference {ctx}"),
+    );
     assert!(intact, "inference wrote padding {ctx}");
 }
 
@@ -380,6 +430,8 @@ fn fixed(whole: &[usize], mask: &[usize], slab: Option<(usize, usize)>) -> Case 
         start,
         rows,
         slab: slab.is_some(),
+        offset: None,
+        dense: false,
     }
 }
 
@@ -411,6 +463,176 @@ fn large_shapes_match_dense_oracle() {
         }
         let d = Dropout::alpha(0.2).unwrap().with_isa(isa).unwrap();
         check_shaped::<bf16>(&d, &cases[3], &mut rng, 7);
+    }
+}
+
+/// The calls that gave wrong bits in 0.1 (issue 16): channels last over
+/// dense ones, more than [`limits::WINDOW`] mask elements, channels a
+/// multiple of 64, and an offset that puts a window edge inside a sample's
+/// run of channel bits. Every ISA, sequential and parallel, forward, with a
+/// mask, in place and backward, against the oracle's mask expanded over
+/// the shape.
+#[test]
+fn channels_last_window_edge_inside_a_run() {
+    type C = (&'static [usize], f64, u64, u64, u64);
+    let cases: [C; 3] = [
+        (&[1100, 2, 128], 0.5, 1, 0, 100),
+        (&[260, 4, 512], 0.1, 3, 9, 777),
+        (&[1100, 3, 64], 0.3, 5, 2, 33),
+    ];
+    for (dims, rate, seed, stream, offset) in cases {
+        let n: usize = dims.iter().product();
+        let mask = [dims[0], 1, dims[2]];
+        let m = dims[0] * dims[2];
+        assert!(m > limits::WINDOW);
+        let x = vec![1.0f32; n];
+        for isa in Isa::available() {
+            for threading in [Threading::Sequential, Threading::Parallel] {
+                let d = Dropout::new(rate)
+                    .unwrap()
+                    .with_seed(seed)
+                    .with_isa(isa)
+                    .unwrap()
+                    .with_threading(threading);
+                let cfg = config(&d);
+                let keep = expand(&cfg.keep_mask(stream, offset, m), dims, &mask);
+                let want = bits(&cfg.forward_from(&keep, &x));
+                let ctx = format!("{dims:?} offset {offset} {isa:?} {threading:?}");
+                let shape = Shaped::channels_last();
+                let xv = View::dense(&x, dims).unwrap();
+                let mut y = vec![0f32; n];
+                d.forward_shaped(
+                    stream,
+                    offset,
+                    &shape,
+                    &xv,
+                    &mut ViewMut::dense(&mut y, dims).unwrap(),
+                )
+                .unwrap();
+                same(&bits(&y), &want, &format!("forward {ctx}"));
+                let mut words = vec![0u64; mask_words(m)];
+                let mut z = x.clone();
+                d.forward_shaped_in_place_with_mask(
+                    stream,
+                    offset,
+                    &shape,
+                    &mut ViewMut::dense(&mut z, dims).unwrap(),
+                    MaskOut::Bits(&mut words),
+                )
+                .unwrap();
+                same(&bits(&z), &want, &format!("in place with mask {ctx}"));
+                same(
+                    &words,
+                    &pack(&cfg.keep_mask(stream, offset, m)),
+                    &format!("mask {ctx}"),
+                );
+                let mut dx = vec![0f32; n];
+                d.backward_shaped(
+                    stream,
+                    offset,
+                    &shape,
+                    &xv,
+                    &mut ViewMut::dense(&mut dx, dims).unwrap(),
+                )
+                .unwrap();
+                same(
+                    &bits(&dx),
+                    &bits(&cfg.apply(&keep, &x)),
+                    &format!("backward {ctx}"),
+                );
+            }
+        }
+    }
+}
+
+/// Every shaped entry point (through `check_shaped`) at sizes and offsets
+/// on both sides of each internal constant a shaped call meets: the
+/// generator window (edges inside runs and inside words), the block, the
+/// periodic-row limits, the thread pieces and the in-pool threshold; every
+/// ISA sequential, parallel and `Auto` inside a 2-thread pool for `f32`,
+/// the other types on the best ISA.
+#[test]
+fn shaped_calls_cross_every_limit() {
+    use limits::{BLOCK, PARALLEL_MIN_IN_POOL, PERIOD_BITS_MAX, PIECE_MIN, WINDOW};
+    let at = |whole: &[usize], mask: &[usize], offset: u64| Case {
+        offset: Some(offset),
+        ..fixed(whole, mask, None)
+    };
+
+    let w = WINDOW;
+    let p = PERIOD_BITS_MAX;
+    let cases = [
+        // Window edges inside channel runs of 64, 128 and 192 bits: the
+        // second window starts at a block boundary of the global index,
+        // which the offset puts inside a run (more than 2 windows of mask).
+        at(&[2 * w / 64 + 3, 3, 64], &[2 * w / 64 + 3, 1, 64], 33),
+        at(&[2 * w / 128 + 2, 2, 128], &[2 * w / 128 + 2, 1, 128], 100),
+        at(
+            &[2 * w / 192 + 2, 2, 192],
+            &[2 * w / 192 + 2, 1, 192],
+            BLOCK as u64 - 1,
+        ),
+        // Elementwise masks of 2 WINDOW - 2, 2 WINDOW and 2 WINDOW + 2 elements.
+        at(&[2, w - 1], &[2, w - 1], 5),
+        at(&[2, w], &[2, w], 64),
+        at(&[2, w + 1], &[2, w + 1], (w - 7) as u64),
+        // Locked: runs longer than the window starting inside a word.
+        at(&[3, 2, w + 5], &[1, 2, w + 5], (w - 37) as u64),
+        // Channels first: 2 WINDOW + 2 decisions.
+        at(&[w + 1, 2, 3], &[w + 1, 2, 1], 61),
+        // Periods at, below and above the folding limit.
+        at(&[4, 3, p], &[4, 1, p], 7),
+        at(&[4, 3, p - 64], &[4, 1, p - 64], 70),
+        at(&[4, 3, p + 64], &[4, 1, p + 64], 9),
+        at(&[4, 5, p / 2 + 1], &[4, 1, p / 2 + 1], 1),
+        // Periodic rows of 2048 bits (the repeated run) and just past it.
+        at(&[5, 32, 64], &[5, 1, 64], 3),
+        at(&[5, 33, 64], &[5, 1, 64], 3),
+        // Thread pieces (PIECE_MIN) and the in-pool threshold, cut inside
+        // rows, from an offset inside a block.
+        at(
+            &[3 * PIECE_MIN / 8 + 1, 8],
+            &[3 * PIECE_MIN / 8 + 1, 1],
+            4095,
+        ),
+        at(&[PARALLEL_MIN_IN_POOL / 16 + 1, 16], &[1, 16], 4097),
+        at(
+            &[PARALLEL_MIN_IN_POOL / 16 - 1, 16],
+            &[PARALLEL_MIN_IN_POOL / 16 - 1, 16],
+            65,
+        ),
+    ];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let mut rng = Rng(16);
+    let cases = cases.iter().flat_map(|c| {
+        [true, false].map(|dense| Case {
+            dense,
+            whole: c.whole.clone(),
+            mask: c.mask.clone(),
+            ..*c
+        })
+    });
+    for (k, c) in cases.enumerate() {
+        let c = &c;
+        for isa in Isa::available() {
+            for threading in [Threading::Sequential, Threading::Parallel, Threading::Auto] {
+                let d = Dropout::new(RATES[1 + k % 4])
+                    .unwrap()
+                    .with_seed(k as u64)
+                    .with_isa(isa)
+                    .unwrap()
+                    .with_threading(threading);
+                pool.install(|| check_shaped::<f32>(&d, c, &mut rng, k as u32));
+            }
+        }
+        let d = Dropout::new(0.3).unwrap().with_seed(k as u64);
+        check_shaped::<f64>(&d, c, &mut rng, k as u32);
+        check_shaped::<f16>(&d, c, &mut rng, k as u32);
+        let alpha = Dropout::alpha(0.2).unwrap().with_seed(k as u64);
+        check_shaped::<bf16>(&alpha, c, &mut rng, k as u32);
     }
 }
 
@@ -477,7 +699,7 @@ fn named_variants_are_their_mask_shapes() {
                 &mut ViewMut::dense(&mut b, &dims).unwrap(),
             )
             .unwrap();
-            assert_eq!(bits(&a), bits(&b), "{shape:?} {dims:?}");
+            same(&bits(&a), &bits(&b), &format!("{shape:?} {dims:?}"));
             let axes: Vec<usize> = (0..dims.len()).filter(|&i| mask[i] == 1).collect();
             let by_axes = Shaped::broadcast_dims(&axes);
             assert_eq!(by_axes.mask_layout(&data).unwrap().dims(), &mask[..]);
@@ -860,7 +1082,7 @@ fn edges_on_periodic_rows_split_mid_row() {
             .unwrap();
             let want = config(&d).forward(0, 1, &x);
             let want = if rate == 0.0 { want } else { vec![0.0; 8000] };
-            assert_eq!(bits(&y), bits(&want), "rate {rate} {isa:?}");
+            same(&bits(&y), &bits(&want), &format!("rate {rate} {isa:?}"));
             let mut z = vec![1.0f32; 8000];
             d.forward_shaped(
                 0,
@@ -870,7 +1092,11 @@ fn edges_on_periodic_rows_split_mid_row() {
                 &mut ViewMut::dense(&mut z, &dims).unwrap(),
             )
             .unwrap();
-            assert_eq!(bits(&z), bits(&want), "out of place, rate {rate} {isa:?}");
+            same(
+                &bits(&z),
+                &bits(&want),
+                &format!("out of place, rate {rate} {isa:?}"),
+            );
         }
     }
 }
@@ -908,7 +1134,7 @@ fn ndarray_views_match_dense_copies() {
         d.forward_shaped(4, 0, &Shaped::channels_first(), &xv, &mut yv)
             .unwrap();
         let got: Vec<f32> = y.iter().copied().collect();
-        assert_eq!(bits(&got), bits(&want), "{dims:?}");
+        same(&bits(&got), &bits(&want), &format!("{dims:?}"));
         let written = out.iter().filter(|&&v| v != -1.0).count();
         assert!(written <= want.len(), "wrote outside the view");
     }

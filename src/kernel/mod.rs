@@ -43,10 +43,7 @@ pub use lanes::Gen16;
 
 use crate::element::Factor;
 
-/// Elements per block: each block has its own 16 lane generators.
-pub const BLOCK: usize = 4096;
-/// Lanes per step: 16 consecutive elements are one step of all lanes.
-pub const LANES: usize = 16;
+pub use crate::limits::{BLOCK, LANES};
 
 /// What a kernel needs besides the data: the key and the keep rule.
 #[derive(Clone, Copy, Debug)]

@@ -16,12 +16,8 @@ use super::walk::{fill, NoOut, Out, Scaled};
 use super::{Params, BLOCK, LANES};
 use crate::element::{sealed::Sealed, Element, Factor};
 
-/// The largest rank a view may have.
-pub const MAX_RANK: usize = 8;
-
-/// Bits of mask the generator fills at once (8 KiB on the stack): a mask
-/// that repeats (channels last, locked) is generated once per window.
-const WINDOW: usize = 1 << 16;
+pub use crate::limits::{MAX_RANK, PERIOD_BITS_MAX};
+use crate::limits::{REPEAT, WINDOW};
 
 /// Where a job's keep decisions come from.
 #[derive(Clone, Copy, Debug)]
@@ -356,13 +352,6 @@ impl Cursor {
     }
 }
 
-/// Bits of a repeated mask run (at most 4096, a whole number of words).
-const REPEAT: usize = 4096;
-
-/// The most bits the pattern of a periodic row may need before it repeats
-/// in whole words (`lcm(period, 64)`): longer periods are not folded.
-pub const PERIOD_BITS_MAX: usize = 1024;
-
 /// A periodic row's mask run `mo..mo + period`, repeated `len` bits.
 struct Repeat {
     mo: usize,
@@ -393,10 +382,16 @@ impl Repeat {
             let mut b = 0;
             while b < period {
                 let (bits, pos, avail) = bits_at::<G, E>(p, job, win.as_deref_mut(), mo + b);
-                let cnt = avail.min(period - b);
-                if let (Bits::Words(w), true) = (bits, period.is_multiple_of(64) && cnt >= 64) {
-                    // Whole words of the run (then `unit == period`): 64
-                    // bits at a time.
+                let mut cnt = avail.min(period - b);
+                let whole = period.is_multiple_of(64);
+                if whole && !b.is_multiple_of(64) {
+                    // A window edge left `b` inside a word: bit by bit up
+                    // to the word's end, then whole words again.
+                    cnt = cnt.min(64 - b % 64);
+                }
+                if let (Bits::Words(w), true) = (bits, whole && cnt >= 64) {
+                    // Whole words of the run (then `unit == period`), `b`
+                    // at a word start (the clamp above): 64 bits at a time.
                     let (at, sh) = (pos / 64, pos % 64);
                     let mut v = w.add(at).read() >> sh;
                     if sh > 0 {

@@ -1,0 +1,77 @@
+//! Every internal size constant of the crate, in one place.
+//!
+//! None of them changes an output bit: the mask depends only on
+//! `(seed, stream, offset + i)`. They decide how a call is cut into blocks,
+//! windows, chunks and thread pieces, which is where a wrong edge case
+//! would hide, so the test suite (`tests/limits.rs`) runs every shaped,
+//! fused and elementwise entry point at sizes and offsets on both sides of
+//! each of them, and the fuzz targets draw sizes past the largest.
+//!
+//! The kernels' own unroll factors (`UNROLL` steps of [`LANES`] elements:
+//! 32 or 64) stay local to each generator; every length up to a few blocks
+//! is tested against the oracle, which crosses them.
+//!
+//! ```
+//! use dropkit::limits;
+//! assert_eq!(limits::WINDOW % limits::BLOCK, 0);
+//! assert!(limits::PARALLEL_MIN_IN_POOL <= limits::PARALLEL_MIN);
+//! ```
+
+/// Elements per generator block: each block has its own 16 lane
+/// generators, and thread pieces start at block boundaries of the global
+/// index.
+pub const BLOCK: usize = 4096;
+
+/// Lanes per generator step: 16 consecutive elements are one step of all
+/// lanes.
+pub const LANES: usize = 16;
+
+/// The largest rank a view may have.
+pub const MAX_RANK: usize = 8;
+
+/// Bits of mask a shaped call generates at once (8 KiB on the stack): a
+/// mask that repeats (channels last, locked) is generated once per window.
+/// Windows start at block boundaries of the global index, so a window edge
+/// can fall anywhere inside a mask run.
+pub const WINDOW: usize = 1 << 16;
+
+/// Bits of a periodic row's repeated mask run (channels last with short
+/// rows): at most this many, a whole number of 64-bit words.
+pub const REPEAT: usize = 4096;
+
+/// The most bits the pattern of a periodic row may need before it repeats
+/// in whole words (`lcm(period, 64)`): longer periods are not folded.
+pub const PERIOD_BITS_MAX: usize = 1024;
+
+/// Below this many elements a [`crate::Threading::Auto`] call made from
+/// outside any rayon pool stays on the calling thread (the default of
+/// [`crate::Dropout::with_parallel_min`]), and above it only when the pool
+/// it would go to has at least two threads.
+///
+/// Chosen from the crossover table that `cargo run --release --example
+/// report` prints (one thread against the global pool and against a call
+/// from inside a pool, two cores): from outside a pool a call pays the
+/// wake-up of rayon's sleeping workers, several microseconds, so two threads
+/// lost at 64Ki elements, were about even at 128Ki and won from 256Ki.
+pub const PARALLEL_MIN: usize = 1 << 18;
+
+/// The same threshold for a call made from inside a rayon pool (the caller
+/// is a worker, the others are awake or cheap to wake): there two threads
+/// already won at 64Ki elements in the same table.
+pub const PARALLEL_MIN_IN_POOL: usize = 1 << 16;
+
+/// Smallest piece handed to one rayon task (a multiple of [`BLOCK`]).
+pub const PIECE_MIN: usize = 1 << 15;
+
+/// Calls of at most this many elements may run blocks in pairs (AVX-512).
+/// On a Zen 4 core, one thread, pairs gave 8.0 elements/ns against 7.5 at
+/// 1Mi elements (in L3) but 2.9 against 4.1 at 4Mi (from DRAM).
+pub const PAIR_BLOCKS_MAX: usize = 1 << 20;
+
+/// The fused backward's `dbias` sums rows in chunks of
+/// `max(1, DBIAS_CHUNK_ELEMENTS / features)` rows (the chunk sums are
+/// added in chunk order, so the bits never depend on the thread count).
+pub const DBIAS_CHUNK_ELEMENTS: usize = 1 << 15;
+
+/// Columns [`crate::mc_mean_var`] accumulates at once (on the stack).
+pub const MC_COLUMNS: usize = 256;
