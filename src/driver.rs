@@ -11,22 +11,9 @@ use crate::kernel::BLOCK;
 use crate::kernel::{MaskPtr, Params, Piece};
 use crate::rule::Edge;
 
-/// Calls of at most this many elements may run blocks in pairs (AVX-512).
-/// On a Zen 4 core, one thread, pairs gave 8.0 elements/ns against 7.5 at
-/// 1Mi elements (in L3) but 2.9 against 4.1 at 4Mi (from DRAM).
-const PAIR_BLOCKS_MAX: usize = 1 << 20;
-
-/// Smallest piece handed to one rayon task (a multiple of the block size).
+use crate::limits::PAIR_BLOCKS_MAX;
 #[cfg(feature = "rayon")]
-const PIECE_MIN: usize = 1 << 15;
-
-/// Logical CPUs, asked once (`num_cpus` reads the affinity mask and cgroup
-/// quota, which costs microseconds).
-#[cfg(feature = "rayon")]
-fn cpus() -> usize {
-    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CPUS.get_or_init(num_cpus::get)
-}
+use crate::limits::PIECE_MIN;
 
 /// Whether rayon's global pool exists or can be started. Starting it spawns
 /// threads, and rayon panics when it cannot (a process at its thread limit,
@@ -53,18 +40,17 @@ fn may_spread(threading: Threading) -> bool {
 }
 
 /// Whether a call of `n` elements runs on the calling thread only (`None`),
-/// and otherwise over how many threads.
+/// and otherwise over how many threads: those of the pool the work would go
+/// to (the current pool inside one, the global pool outside). An `Auto`
+/// call never goes to a pool of fewer than two threads, where it would
+/// only add the hand-off to one thread's work.
 #[cfg(feature = "rayon")]
 fn threads_for(d: &Dropout, n: usize) -> Option<usize> {
     let threading = d.threading();
     if (threading == Threading::Auto && n < d.parallel_min()) || !may_spread(threading) {
         return None;
     }
-    let threads = if rayon::current_thread_index().is_some() {
-        rayon::current_num_threads()
-    } else {
-        cpus()
-    };
+    let threads = rayon::current_num_threads();
     match threading {
         Threading::Auto if threads < 2 => None,
         _ => Some(threads),
@@ -93,7 +79,7 @@ pub(crate) fn split(
             .next_multiple_of(BLOCK)
             .max(PIECE_MIN);
         let pieces = usize::from(head > 0) + rest.div_ceil(piece);
-        (0..pieces).into_par_iter().for_each(|k| {
+        let one = |k: usize| {
             let (start, len) = if head > 0 && k == 0 {
                 (0, head)
             } else {
@@ -101,7 +87,30 @@ pub(crate) fn split(
                 (start, piece.min(n - start))
             };
             run(start, len);
-        });
+        };
+        if rayon::current_thread_index().is_some() {
+            (0..pieces).into_par_iter().for_each(one);
+        } else {
+            // From outside any pool the caller works too: it takes pieces
+            // from a shared counter at once, and the pool's threads join as
+            // they wake (a sleeping worker takes microseconds), instead of
+            // the caller sleeping while the workers do it all.
+            use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+            let next = AtomicUsize::new(0);
+            let work = || loop {
+                let k = next.fetch_add(1, Relaxed);
+                if k >= pieces {
+                    break;
+                }
+                one(k);
+            };
+            rayon::in_place_scope(|s| {
+                for _ in 1..threads.min(pieces) {
+                    s.spawn(|_| work());
+                }
+                work();
+            });
+        }
         return;
     }
     let _ = (d, offset, align);

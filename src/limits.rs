@@ -48,17 +48,19 @@ pub const PERIOD_BITS_MAX: usize = 1024;
 /// [`crate::Dropout::with_parallel_min`]), and above it only when the pool
 /// it would go to has at least two threads.
 ///
-/// Chosen from the crossover table that `cargo run --release --example
-/// report` prints (one thread against the global pool and against a call
-/// from inside a pool, two cores): from outside a pool a call pays the
-/// wake-up of rayon's sleeping workers, several microseconds, so two threads
-/// lost at 64Ki elements, were about even at 128Ki and won from 256Ki.
-pub const PARALLEL_MIN: usize = 1 << 18;
+/// Chosen from the threading table of `cargo run --release --example report
+/// -- --threads` (Auto against Sequential, interleaved, on two cores of a
+/// Zen 5 under KVM): from outside a pool the caller starts at once, but it
+/// must wait for the pool's sleeping workers to wake and check in, tens of
+/// microseconds there; at 256Ki and 512Ki elements Auto was up to 1.24x
+/// Sequential with a 2-thread global pool, from 2Mi it won (0.52-0.58x).
+pub const PARALLEL_MIN: usize = 1 << 21;
 
 /// The same threshold for a call made from inside a rayon pool (the caller
-/// is a worker, the others are awake or cheap to wake): there two threads
-/// already won at 64Ki elements in the same table.
-pub const PARALLEL_MIN_IN_POOL: usize = 1 << 16;
+/// is a worker, the others are awake or cheap to wake): in the same table
+/// two threads won from 128Ki elements (0.56-0.98x) and were even at 64Ki
+/// (0.74-1.09x).
+pub const PARALLEL_MIN_IN_POOL: usize = 1 << 17;
 
 /// Smallest piece handed to one rayon task (a multiple of [`BLOCK`]).
 pub const PIECE_MIN: usize = 1 << 15;
