@@ -121,8 +121,16 @@ pub enum Error {
         /// Elements of the slice.
         given: usize,
     },
-    /// An output view has two logical elements at one address (a stride 0,
-    /// or strides that interleave), so the result would depend on order.
+    /// An output view whose logical elements cannot be proven to be at
+    /// distinct addresses (two elements at one address would make the
+    /// result depend on order). The check is conservative, not exact:
+    /// leaving out axes of extent 1 and sorting the others by stride, each
+    /// axis's stride must be greater than the span of the axes before it
+    /// (the sum of `(dim - 1) * stride` over them; so the smallest stride
+    /// must be at least 1). Every layout with a shared address (a stride 0,
+    /// rows that overlap) fails it, and so do some whose addresses are all
+    /// distinct, which are refused too: dims `[3, 3]` with strides `[2, 3]`
+    /// (the stride 3 is not above the other axis's span, 4).
     SelfOverlap,
     /// A shape's element count, or its largest address, overflows `usize`.
     SizeOverflow,
@@ -211,7 +219,12 @@ impl fmt::Display for Error {
                 f,
                 "view reaches {needed} elements but the slice has {given}"
             ),
-            Error::SelfOverlap => write!(f, "output view has two elements at one address"),
+            Error::SelfOverlap => write!(
+                f,
+                "output view: cannot prove its elements are at distinct addresses \
+                 (sorted by stride, each axis of extent above 1 must have a stride \
+                 greater than the span of the smaller-stride axes)"
+            ),
             Error::SizeOverflow => write!(f, "shape size overflows usize"),
             Error::SlabOutOfRange { start, rows, total } => write!(
                 f,

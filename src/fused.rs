@@ -231,10 +231,13 @@ impl Dropout {
     /// the sum over rows of `dx[row, f]`, in one pass over `dy`.
     ///
     /// `dbias` is the same bits for every thread count and ISA: rows are
-    /// summed in chunks of `max(1, 32768 / features)` rows, each chunk in
-    /// row order in `f64`, the chunk sums added in chunk order in `f64`,
-    /// and the total rounded once to `E`: more accurate than a pairwise
-    /// `f32` sum. With `dbias` the call allocates the chunk sums.
+    /// summed in chunks of `r` rows, `r = max(1, 32768 / features)`
+    /// ([`crate::limits::DBIAS_CHUNK_ELEMENTS`]) raised to a multiple of 64
+    /// unless `r * features` already is one (so that chunks of a bit mask
+    /// start on whole words), each chunk in row order in `f64`, the chunk
+    /// sums added in chunk order in `f64`, and the total rounded once to
+    /// `E`: more accurate than a pairwise `f32` sum. With `dbias` the call
+    /// allocates the chunk sums.
     ///
     /// # Errors
     /// [`Error::NotWholeRows`], [`Error::BiasMismatch`] (`dbias` not

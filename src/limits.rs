@@ -70,9 +70,11 @@ pub const PIECE_MIN: usize = 1 << 15;
 /// 1Mi elements (in L3) but 2.9 against 4.1 at 4Mi (from DRAM).
 pub const PAIR_BLOCKS_MAX: usize = 1 << 20;
 
-/// The fused backward's `dbias` sums rows in chunks of
-/// `max(1, DBIAS_CHUNK_ELEMENTS / features)` rows (the chunk sums are
-/// added in chunk order, so the bits never depend on the thread count).
+/// The fused backward's `dbias` sums rows in chunks of about this many
+/// elements: `max(1, DBIAS_CHUNK_ELEMENTS / features)` rows, raised to a
+/// multiple of 64 rows unless the chunk is already a whole number of mask
+/// words (the chunk sums are added in chunk order, so the bits never
+/// depend on the thread count).
 pub const DBIAS_CHUNK_ELEMENTS: usize = 1 << 15;
 
 /// Columns [`crate::mc_mean_var`] accumulates at once (on the stack).

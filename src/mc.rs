@@ -65,7 +65,9 @@ use crate::limits::MC_COLUMNS as COLUMNS;
 
 /// Per-element mean and (population) variance over the `samples.len() / n`
 /// rows of `samples` (the layout of [`Dropout::mc_forward`]), accumulated
-/// in `f64` with Welford's update, and rounded once to `E`. It allocates
+/// in `f64` with Welford's update in row order (row `k`: `d = v - m`,
+/// `m += d * (1 / (k + 1))`, `m2 += d * (v - m)`; then `var = m2 / rows`),
+/// and rounded once to `E`: the same bits on every machine. It allocates
 /// nothing: columns go through in blocks of 256 accumulators on the stack,
 /// rows in order.
 ///

@@ -133,10 +133,12 @@ impl Layout {
         self.span
     }
 
-    /// Whether two logical elements share an address. Checked by sorting
-    /// the axes by stride: each must step past everything the smaller ones
-    /// reach. Layouts that interleave without touching (rare) count as
-    /// overlapping too.
+    /// Whether two logical elements may share an address (the check of
+    /// [`Error::SelfOverlap`]). Conservative: leaving out axes of extent 1
+    /// and sorting the others by stride, each stride must be greater than
+    /// the span (`sum((dim - 1) * stride)`) of the axes before it.
+    /// Layouts that interleave without touching, such as dims `[3, 3]`
+    /// with strides `[2, 3]`, count as overlapping too.
     fn overlaps(&self) -> bool {
         if self.len == 0 {
             return false;
@@ -244,10 +246,13 @@ impl<'a, E> ViewMut<'a, E> {
     ///
     /// # Errors
     /// [`Error::ViewOutOfBounds`] if `data` is shorter than the layout's
-    /// span; [`Error::SelfOverlap`] if two logical elements may share an
-    /// address: the check sorts the axes by stride and asks each to step
-    /// past everything the smaller ones reach, so a rare layout that
-    /// interleaves without touching is refused too.
+    /// span; [`Error::SelfOverlap`] if the layout's elements cannot be
+    /// proven to be at distinct addresses. The check is conservative:
+    /// leaving out axes of extent 1 and sorting the others by stride, each
+    /// stride must be greater than the span (`sum((dim - 1) * stride)`) of
+    /// the axes before it. So a layout that interleaves without touching,
+    /// such as dims `[3, 3]` with strides `[2, 3]` (addresses 0, 2, 3, 4,
+    /// 5, 6, 7, 8, 10), is refused too.
     ///
     /// ```
     /// use dropkit::{Error, Layout, ViewMut};
@@ -255,6 +260,8 @@ impl<'a, E> ViewMut<'a, E> {
     /// assert!(ViewMut::new(&mut buf, Layout::strided(&[4, 3], &[4, 1])?).is_ok());
     /// let bad = Layout::strided(&[4, 3], &[1, 1])?; // rows overlap
     /// assert_eq!(ViewMut::new(&mut buf, bad).unwrap_err(), Error::SelfOverlap);
+    /// let distinct = Layout::strided(&[3, 3], &[2, 3])?; // distinct, but unproven
+    /// assert_eq!(ViewMut::new(&mut buf, distinct).unwrap_err(), Error::SelfOverlap);
     /// # Ok::<(), dropkit::Error>(())
     /// ```
     pub fn new(data: &'a mut [E], layout: Layout) -> Result<Self, Error> {
@@ -345,7 +352,8 @@ mod with_ndarray {
         type Error = Error;
         /// # Errors
         /// As for [`View`], and [`Error::SelfOverlap`] (an `ndarray` view
-        /// made with unsafe code whose elements share addresses).
+        /// made with unsafe code whose elements cannot be proven distinct:
+        /// the conservative check of [`ViewMut::new`]).
         fn try_from(mut a: ArrayViewMut<'a, E, D>) -> Result<Self, Error> {
             let layout = layout_of(a.shape(), a.strides())?;
             if layout.overlaps() {

@@ -345,3 +345,108 @@ fn bad_shapes_are_typed_errors_and_write_nothing() {
         .unwrap();
     assert_eq!(dbias, [0.0; 4]);
 }
+
+/// `dbias` in the documented order, from `dx`: chunks of `r` rows, `r =
+/// max(1, DBIAS_CHUNK_ELEMENTS / features)` raised to a multiple of 64
+/// unless `r * features` already is one; each chunk's rows added in row
+/// order in `f64`, the chunk sums added in chunk order in `f64`, the total
+/// rounded once.
+fn dbias_in_documented_order<E: Elem>(dx: &[E], features: usize) -> Vec<u64> {
+    use dropkit_reference::Value;
+    let mut r = (dropkit::limits::DBIAS_CHUNK_ELEMENTS / features).max(1);
+    if (r * features) % 64 != 0 {
+        r = r.div_ceil(64) * 64;
+    }
+    let mut total = vec![0f64; features];
+    for chunk in dx.chunks(r * features) {
+        let mut sums = vec![0f64; features];
+        for row in chunk.chunks(features) {
+            for (s, &v) in sums.iter_mut().zip(row) {
+                *s += Value::to_f64(v);
+            }
+        }
+        for (t, s) in total.iter_mut().zip(&sums) {
+            *t += s;
+        }
+    }
+    total
+        .iter()
+        .map(|&t| Value::bits(<E as Value>::from_f64(t)))
+        .collect()
+}
+
+/// Every fused entry point at sizes on both sides of the dbias chunk, the
+/// thread pieces and the in-pool threshold, from offsets inside a block:
+/// forward calls against the oracle (`check`), the backward's `dx` against
+/// the mask-free backward and its `dbias` bit for bit against the
+/// documented summation order; sequential, parallel and `Auto` inside a
+/// 2-thread pool, every ISA.
+#[test]
+fn fused_calls_cross_every_limit() {
+    use dropkit::limits::{DBIAS_CHUNK_ELEMENTS, PARALLEL_MIN_IN_POOL, PIECE_MIN};
+    let chunk_rows = |f: usize| (DBIAS_CHUNK_ELEMENTS / f).max(1);
+    let mut shapes = vec![];
+    for features in [768, 7, 3 * DBIAS_CHUNK_ELEMENTS / 2 + 1] {
+        let r = chunk_rows(features);
+        for rows in [r.saturating_sub(1).max(1), r, r + 1, 2 * r + 65] {
+            shapes.push((features, rows));
+        }
+    }
+    // Pieces and the in-pool threshold.
+    shapes.push((64, PIECE_MIN / 64 + 1));
+    shapes.push((100, PARALLEL_MIN_IN_POOL / 100 + 1));
+    shapes.push((128, PARALLEL_MIN_IN_POOL / 128 - 1));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let mut case = 0u64;
+    for &(features, rows) in &shapes {
+        let n = features * rows;
+        let dy = inputs_of::<f32>(n, case as u32);
+        for isa in Isa::available() {
+            for threading in [Threading::Sequential, Threading::Parallel, Threading::Auto] {
+                let d = Dropout::new(RATES[1 + case as usize % 4])
+                    .unwrap()
+                    .with_seed(case)
+                    .with_isa(isa)
+                    .unwrap()
+                    .with_threading(threading);
+                let offset = [4095u64, 61, (1 << 20) + 3][case as usize % 3];
+                pool.install(|| {
+                    check::<f32>(d, case, offset, features, rows, case as u32);
+                    let (mut dx, mut dbias) = (vec![0f32; n], vec![7f32; features]);
+                    d.fused_backward(case, offset, features, &dy, &mut dx, Some(&mut dbias))
+                        .unwrap();
+                    let mut want = vec![0f32; n];
+                    d.backward(case, offset, &dy, &mut want).unwrap();
+                    let ctx = format!("F {features} rows {rows} {isa:?} {threading:?}");
+                    assert!(bits(&dx) == bits(&want), "dx {ctx}");
+                    assert!(
+                        bits(&dbias) == dbias_in_documented_order(&dx, features),
+                        "dbias {ctx}"
+                    );
+                    let mut words = vec![0u64; mask_words(n)];
+                    d.mask_bits(case, offset, n, &mut words).unwrap();
+                    let (mut dx2, mut dbias2) = (vec![0f32; n], vec![7f32; features]);
+                    d.fused_backward_from_mask(&words, features, &dy, &mut dx2, Some(&mut dbias2))
+                        .unwrap();
+                    assert!(bits(&dx2) == bits(&dx), "dx from mask {ctx}");
+                    assert!(bits(&dbias2) == bits(&dbias), "dbias from mask {ctx}");
+                });
+                case += 1;
+            }
+        }
+        // The other types, best ISA.
+        let d = Dropout::new(0.3).unwrap().with_seed(case);
+        check::<f64>(d, 5, 4095, features, rows, 1);
+        let (dy16, mut dx16, mut db16) = (
+            inputs_of::<bf16>(n, 3),
+            vec![bf16::ZERO; n],
+            vec![bf16::ZERO; features],
+        );
+        d.fused_backward(5, 4095, features, &dy16, &mut dx16, Some(&mut db16))
+            .unwrap();
+        assert!(bits(&db16) == dbias_in_documented_order(&dx16, features));
+    }
+}

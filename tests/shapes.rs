@@ -899,6 +899,49 @@ fn bad_shapes_are_refused_and_nothing_is_written() {
     assert_eq!(buf, [7.0; 3]);
 }
 
+/// `SelfOverlap` is the documented conservative rule, not an exact test:
+/// dims `[3, 3]` with strides `[2, 3]` has nine distinct addresses but is
+/// refused, since the stride 3 is not above the span 4 of the stride-2
+/// axis; one more (stride 5) passes, and at exactly the span (stride 4) two
+/// elements do share an address.
+#[test]
+fn self_overlap_is_the_documented_conservative_rule() {
+    let distinct = Layout::strided(&[3, 3], &[2, 3]).unwrap();
+    let mut addrs: Vec<usize> = (0..3)
+        .flat_map(|i| (0..3).map(move |j| 2 * i + 3 * j))
+        .collect();
+    addrs.sort_unstable();
+    addrs.dedup();
+    assert_eq!(addrs.len(), 9, "the addresses are all distinct");
+    let mut y = vec![7.0f32; distinct.span()];
+    let err = ViewMut::new(&mut y, distinct).unwrap_err();
+    assert_eq!(err, Error::SelfOverlap);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("cannot prove") && msg.contains("sorted by stride") && msg.contains("span"),
+        "{msg}"
+    );
+    // The axis order does not matter: the rule sorts by stride.
+    let swapped = Layout::strided(&[3, 3], &[3, 2]).unwrap();
+    assert_eq!(
+        ViewMut::new(&mut y, swapped).unwrap_err(),
+        Error::SelfOverlap
+    );
+    // Inputs may share addresses, so the same layout reads fine.
+    let x = vec![1.0f32; distinct.span()];
+    assert!(View::new(&x, distinct).is_ok());
+    // Past the span: accepted. At the span: a real shared address (0 + 4).
+    let mut z = vec![7.0f32; 32];
+    assert!(ViewMut::new(&mut z, Layout::strided(&[3, 3], &[2, 5]).unwrap()).is_ok());
+    assert_eq!(
+        ViewMut::new(&mut z, Layout::strided(&[3, 3], &[2, 4]).unwrap()).unwrap_err(),
+        Error::SelfOverlap
+    );
+    // Axes of extent 1 are left out of the rule, whatever their stride.
+    assert!(ViewMut::new(&mut z, Layout::strided(&[1, 3, 3], &[0, 1, 3]).unwrap()).is_ok());
+    assert!(y.iter().all(|&v| v == 7.0) && z.iter().all(|&v| v == 7.0));
+}
+
 /// Channel dropout keeps each channel at rate `q` over samples, and keeps
 /// whole planes.
 #[test]
