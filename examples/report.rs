@@ -259,7 +259,7 @@ fn threads_table(base: &Dropout) {
     let seq = base.with_threading(Threading::Sequential);
     let par = base.with_threading(Threading::Parallel);
     let mut worst = 0f64;
-    for shift in 12..=24 {
+    for shift in 10..=24 {
         let n = 1usize << shift;
         let x = vec![1.0f32; n];
         let mut y = vec![0f32; n];
