@@ -12,7 +12,8 @@ use crate::Error;
 #[non_exhaustive]
 pub enum Threading {
     /// One thread below [`Dropout::parallel_min`] elements, the rayon pool
-    /// above.
+    /// above when it has at least two threads (from outside a pool the
+    /// calling thread works alongside the global pool).
     #[default]
     Auto,
     /// Always the calling thread only (for engines with their own threads).
