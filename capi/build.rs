@@ -1,0 +1,19 @@
+//! Gives the shared library a SONAME on ELF platforms: `libdropkit.so.0.M`
+//! for version `0.M.x` (before 1.0 a minor version may break the ABI),
+//! `libdropkit.so.N` from 1.0 on. `capi/install.sh` installs the file under
+//! that name with the usual links.
+
+fn main() {
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_default();
+    let minor = std::env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_default();
+    let soname = if major == "0" {
+        format!("libdropkit.so.0.{minor}")
+    } else {
+        format!("libdropkit.so.{major}")
+    };
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if matches!(os.as_str(), "linux" | "freebsd" | "netbsd" | "openbsd" | "android") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+}

@@ -1,0 +1,34 @@
+// A C++ program built against the installed library with pkg-config (CI
+// runs it after `capi/install.sh`):
+//   c++ -std=c++17 install_check.cpp $(pkg-config --cflags --libs dropkit)
+// It runs a forward pass and its backward through the header's C API and
+// checks that each output is the input times 1/q or zero, and that the
+// backward repeats the forward's mask. Exit status 0 on success.
+#include "dropkit.h"
+
+#include <cstdio>
+#include <vector>
+
+int main() {
+    dk_dropout drop;
+    if (dk_dropout_new(0.25, 7, DK_SCALING_INVERTED, &drop) != DK_OK) return 1;
+    const size_t n = 10000;
+    std::vector<float> x(n), y(n), dx(n);
+    for (size_t i = 0; i < n; ++i) x[i] = 1.0f + static_cast<float>(i % 7);
+    if (dk_forward_f32(&drop, 3, 0, x.data(), y.data(), n) != DK_OK) return 2;
+    if (dk_backward_f32(&drop, 3, 0, x.data(), dx.data(), n) != DK_OK) return 3;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const float want = x[i] * (1.0f / 0.75f);
+        if (y[i] != 0.0f && y[i] != want) return 4;
+        if (dx[i] != y[i]) return 5;
+        kept += y[i] != 0.0f;
+    }
+    // About 7500 kept; far outside means a broken library.
+    if (kept < 7000 || kept > 8000) return 6;
+    // A bad rate is refused with a status, nothing thrown.
+    dk_dropout bad;
+    if (dk_dropout_new(1.5, 0, DK_SCALING_INVERTED, &bad) == DK_OK) return 7;
+    std::printf("dropkit from C++: %zu of %zu kept\n", kept, n);
+    return 0;
+}
