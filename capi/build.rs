@@ -12,7 +12,10 @@ fn main() {
         format!("libdropkit.so.{major}")
     };
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    if matches!(os.as_str(), "linux" | "freebsd" | "netbsd" | "openbsd" | "android") {
+    if matches!(
+        os.as_str(),
+        "linux" | "freebsd" | "netbsd" | "openbsd" | "android"
+    ) {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
     }
     println!("cargo:rerun-if-changed=build.rs");

@@ -85,7 +85,7 @@ typedef struct {
  */
 typedef struct {
   /*
-   Axes (1 to 8).
+   Axes (1 to 8), checked before any of the arrays below is read.
    */
   size_t rank;
   /*
@@ -97,7 +97,8 @@ typedef struct {
    */
   const size_t *x_strides;
   /*
-   `rank` element strides of the output; null: dense row-major.
+   `rank` element strides of the output; null: dense row-major. Its
+   elements must be provably distinct (see `DK_SELF_OVERLAP`).
    */
   const size_t *y_strides;
   /*
@@ -226,12 +227,22 @@ typedef struct {
 #define DK_VIEW_OUT_OF_BOUNDS 20
 
 /*
- An output layout with two elements at one address.
+ An output layout (`y_strides`) whose elements dropkit cannot prove to
+ be at distinct addresses. The check is conservative, not exact: leaving
+ out axes of extent 1 and sorting the others by stride, each axis's
+ stride must be greater than the span of the axes before it (the sum of
+ `(dims[a] - 1) * strides[a]` over them; so the smallest stride must be
+ at least 1). Every layout with two elements at one address (a stride
+ 0, rows that overlap) fails it, and so do some whose addresses are all
+ distinct, which are refused too: dims `{3, 3}` with strides `{2, 3}`
+ (the second stride, 3, is not above the first axis's span, 4).
  */
 #define DK_SELF_OVERLAP 21
 
 /*
- A shape's size overflows.
+ A shape's element count or largest address overflows `size_t`, or a
+ buffer's byte length (elements times element size) exceeds `PTRDIFF_MAX`
+ or its end address overflows: checked before any buffer is read.
  */
 #define DK_SIZE_OVERFLOW 22
 
@@ -306,8 +317,8 @@ dk_status dk_threads_init(size_t threads);
  `n` in the last word are 0. `mask_words` is the length of `mask`, at
  least `(n + 63) / 64`.
 
- Errors: `DK_MASK_TOO_SMALL`, `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`, any
- error of `*d`.
+ Errors: `DK_MASK_TOO_SMALL`, `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`,
+ `DK_SIZE_OVERFLOW`, any error of `*d`.
 
  # Safety
  `d` null or valid; `mask` null or valid for `mask_words` words.
@@ -322,7 +333,8 @@ dk_status dk_mask_bits(const dk_dropout *d,
 /*
  The keep byte mask of `n` elements (1 kept, 0 dropped).
 
- Errors: `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`, any error of `*d`.
+ Errors: `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`, `DK_SIZE_OVERFLOW`, any
+ error of `*d`.
 
  # Safety
  `d` null or valid; `mask` null or valid for `n` bytes.
@@ -494,13 +506,17 @@ dk_status dk_fused_backward_bf16(const dk_dropout *d,
  `DK_BAD_MASK_DIM`, `DK_VIEW_OUT_OF_BOUNDS`, `DK_SELF_OVERLAP`,
  `DK_SIZE_OVERFLOW`, `DK_SLAB_OUT_OF_RANGE`), `DK_OFFSET_OVERFLOW`,
  `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`. Nothing is written
- on error.
+ on error. A rank above 8 is `DK_UNSUPPORTED_RANK` before the shape's
+ arrays are read. `DK_SELF_OVERLAP` is a conservative check of the
+ output strides (see its definition): some layouts with distinct
+ addresses, such as dims `{3, 3}` with strides `{2, 3}`, are refused.
 
  Thread safe.
 
  # Safety
  Every pointer null or valid for its length; `d` and `shape` null or
- valid, the shape's arrays holding `rank` values.
+ valid, the shape's non-null arrays holding `rank` values (never read
+ when `rank` is above 8).
  */
 dk_status dk_forward_shaped_bf16(const dk_dropout *d,
                                  uint64_t stream,
@@ -520,8 +536,7 @@ dk_status dk_forward_shaped_bf16(const dk_dropout *d,
  Thread safe.
 
  # Safety
- Every pointer null or valid for its length; `d` and `shape` null or
- valid, the shape's arrays holding `rank` values.
+ As the shaped forward pass.
  */
 dk_status dk_backward_shaped_bf16(const dk_dropout *d,
                                   uint64_t stream,
@@ -676,13 +691,17 @@ dk_status dk_fused_backward_f16(const dk_dropout *d,
  `DK_BAD_MASK_DIM`, `DK_VIEW_OUT_OF_BOUNDS`, `DK_SELF_OVERLAP`,
  `DK_SIZE_OVERFLOW`, `DK_SLAB_OUT_OF_RANGE`), `DK_OFFSET_OVERFLOW`,
  `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`. Nothing is written
- on error.
+ on error. A rank above 8 is `DK_UNSUPPORTED_RANK` before the shape's
+ arrays are read. `DK_SELF_OVERLAP` is a conservative check of the
+ output strides (see its definition): some layouts with distinct
+ addresses, such as dims `{3, 3}` with strides `{2, 3}`, are refused.
 
  Thread safe.
 
  # Safety
  Every pointer null or valid for its length; `d` and `shape` null or
- valid, the shape's arrays holding `rank` values.
+ valid, the shape's non-null arrays holding `rank` values (never read
+ when `rank` is above 8).
  */
 dk_status dk_forward_shaped_f16(const dk_dropout *d,
                                 uint64_t stream,
@@ -702,8 +721,7 @@ dk_status dk_forward_shaped_f16(const dk_dropout *d,
  Thread safe.
 
  # Safety
- Every pointer null or valid for its length; `d` and `shape` null or
- valid, the shape's arrays holding `rank` values.
+ As the shaped forward pass.
  */
 dk_status dk_backward_shaped_f16(const dk_dropout *d,
                                  uint64_t stream,
@@ -719,8 +737,9 @@ dk_status dk_backward_shaped_f16(const dk_dropout *d,
  `stream`: kept elements times the training factor, dropped ones `+0.0`.
  `y` may equal `x` (in place).
 
- Errors: `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`, `DK_OVERLAP`, any error
- of `*d`.
+ Errors: `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`, `DK_OVERLAP`,
+ `DK_SIZE_OVERFLOW` (a buffer's end address overflows), any error of
+ `*d`.
 
  Thread safe.
 
@@ -799,8 +818,8 @@ dk_status dk_backward_f32(const dk_dropout *d,
 /*
  Backward pass from a stored bit mask. `dx` may equal `dy`.
 
- Errors: `DK_MASK_TOO_SMALL`, `DK_NULL_POINTER`, `DK_OVERLAP`, any error
- of `*d`.
+ Errors: `DK_MASK_TOO_SMALL`, `DK_NULL_POINTER`, `DK_OVERLAP`,
+ `DK_SIZE_OVERFLOW`, any error of `*d`.
 
  Thread safe.
 
@@ -838,7 +857,8 @@ dk_status dk_backward_from_byte_mask_f32(const dk_dropout *d,
  Inference: the identity under `DK_SCALING_INVERTED`, `x * (1 - rate)`
  under `DK_SCALING_CLASSIC` (`+0.0` at rate 1). `y` may equal `x`.
 
- Errors: `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`.
+ Errors: `DK_NULL_POINTER`, `DK_OVERLAP`, `DK_SIZE_OVERFLOW`, any error
+ of `*d`.
 
  Thread safe.
 
@@ -853,8 +873,8 @@ dk_status dk_inference_f32(const dk_dropout *d, const float *x, float *y, size_t
  stream `dk_fold_in(stream, k)`, as the rows of `out` (`n * samples`
  elements).
 
- Errors: `DK_SHAPE_MISMATCH`, `DK_NULL_POINTER`, `DK_OVERLAP`, any error
- of `*d`.
+ Errors: `DK_SHAPE_MISMATCH`, `DK_NULL_POINTER`, `DK_OVERLAP`,
+ `DK_SIZE_OVERFLOW`, any error of `*d`.
 
  Thread safe.
 
@@ -876,7 +896,7 @@ dk_status dk_mc_forward_f32(const dk_dropout *d,
  result is the canonical quiet NaN.
 
  Errors: `DK_NOT_WHOLE_ROWS`, `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`,
- `DK_OVERLAP`, any error of `*d`.
+ `DK_OVERLAP`, `DK_SIZE_OVERFLOW`, any error of `*d`.
 
  Thread safe.
 
@@ -901,7 +921,7 @@ dk_status dk_fused_forward_f32(const dk_dropout *d,
  residual's gradient is `dy` itself. `dx` must not overlap `dy`.
 
  Errors: `DK_NOT_WHOLE_ROWS`, `DK_BIAS_MISMATCH`, `DK_OFFSET_OVERFLOW`,
- `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`.
+ `DK_NULL_POINTER`, `DK_OVERLAP`, `DK_SIZE_OVERFLOW`, any error of `*d`.
 
  Thread safe.
 
@@ -928,13 +948,17 @@ dk_status dk_fused_backward_f32(const dk_dropout *d,
  `DK_BAD_MASK_DIM`, `DK_VIEW_OUT_OF_BOUNDS`, `DK_SELF_OVERLAP`,
  `DK_SIZE_OVERFLOW`, `DK_SLAB_OUT_OF_RANGE`), `DK_OFFSET_OVERFLOW`,
  `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`. Nothing is written
- on error.
+ on error. A rank above 8 is `DK_UNSUPPORTED_RANK` before the shape's
+ arrays are read. `DK_SELF_OVERLAP` is a conservative check of the
+ output strides (see its definition): some layouts with distinct
+ addresses, such as dims `{3, 3}` with strides `{2, 3}`, are refused.
 
  Thread safe.
 
  # Safety
  Every pointer null or valid for its length; `d` and `shape` null or
- valid, the shape's arrays holding `rank` values.
+ valid, the shape's non-null arrays holding `rank` values (never read
+ when `rank` is above 8).
  */
 dk_status dk_forward_shaped_f32(const dk_dropout *d,
                                 uint64_t stream,
@@ -954,8 +978,7 @@ dk_status dk_forward_shaped_f32(const dk_dropout *d,
  Thread safe.
 
  # Safety
- Every pointer null or valid for its length; `d` and `shape` null or
- valid, the shape's arrays holding `rank` values.
+ As the shaped forward pass.
  */
 dk_status dk_backward_shaped_f32(const dk_dropout *d,
                                  uint64_t stream,
@@ -1110,13 +1133,17 @@ dk_status dk_fused_backward_f64(const dk_dropout *d,
  `DK_BAD_MASK_DIM`, `DK_VIEW_OUT_OF_BOUNDS`, `DK_SELF_OVERLAP`,
  `DK_SIZE_OVERFLOW`, `DK_SLAB_OUT_OF_RANGE`), `DK_OFFSET_OVERFLOW`,
  `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`. Nothing is written
- on error.
+ on error. A rank above 8 is `DK_UNSUPPORTED_RANK` before the shape's
+ arrays are read. `DK_SELF_OVERLAP` is a conservative check of the
+ output strides (see its definition): some layouts with distinct
+ addresses, such as dims `{3, 3}` with strides `{2, 3}`, are refused.
 
  Thread safe.
 
  # Safety
  Every pointer null or valid for its length; `d` and `shape` null or
- valid, the shape's arrays holding `rank` values.
+ valid, the shape's non-null arrays holding `rank` values (never read
+ when `rank` is above 8).
  */
 dk_status dk_forward_shaped_f64(const dk_dropout *d,
                                 uint64_t stream,
@@ -1136,8 +1163,7 @@ dk_status dk_forward_shaped_f64(const dk_dropout *d,
  Thread safe.
 
  # Safety
- Every pointer null or valid for its length; `d` and `shape` null or
- valid, the shape's arrays holding `rank` values.
+ As the shaped forward pass.
  */
 dk_status dk_backward_shaped_f64(const dk_dropout *d,
                                  uint64_t stream,

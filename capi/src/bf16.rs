@@ -250,13 +250,17 @@ pub unsafe extern "C" fn dk_fused_backward_bf16(
 /// `DK_BAD_MASK_DIM`, `DK_VIEW_OUT_OF_BOUNDS`, `DK_SELF_OVERLAP`,
 /// `DK_SIZE_OVERFLOW`, `DK_SLAB_OUT_OF_RANGE`), `DK_OFFSET_OVERFLOW`,
 /// `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`. Nothing is written
-/// on error.
+/// on error. A rank above 8 is `DK_UNSUPPORTED_RANK` before the shape's
+/// arrays are read. `DK_SELF_OVERLAP` is a conservative check of the
+/// output strides (see its definition): some layouts with distinct
+/// addresses, such as dims `{3, 3}` with strides `{2, 3}`, are refused.
 ///
 /// Thread safe.
 ///
 /// # Safety
 /// Every pointer null or valid for its length; `d` and `shape` null or
-/// valid, the shape's arrays holding `rank` values.
+/// valid, the shape's non-null arrays holding `rank` values (never read
+/// when `rank` is above 8).
 #[no_mangle]
 pub unsafe extern "C" fn dk_forward_shaped_bf16(
     d: *const dk_dropout,
@@ -292,8 +296,7 @@ pub unsafe extern "C" fn dk_forward_shaped_bf16(
 /// Thread safe.
 ///
 /// # Safety
-/// Every pointer null or valid for its length; `d` and `shape` null or
-/// valid, the shape's arrays holding `rank` values.
+/// As the shaped forward pass.
 #[no_mangle]
 pub unsafe extern "C" fn dk_backward_shaped_bf16(
     d: *const dk_dropout,

@@ -9,8 +9,9 @@ type E = f32;
 /// `stream`: kept elements times the training factor, dropped ones `+0.0`.
 /// `y` may equal `x` (in place).
 ///
-/// Errors: `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`, `DK_OVERLAP`, any error
-/// of `*d`.
+/// Errors: `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`, `DK_OVERLAP`,
+/// `DK_SIZE_OVERFLOW` (a buffer's end address overflows), any error of
+/// `*d`.
 ///
 /// Thread safe.
 ///
@@ -125,8 +126,8 @@ pub unsafe extern "C" fn dk_backward_f32(
 
 /// Backward pass from a stored bit mask. `dx` may equal `dy`.
 ///
-/// Errors: `DK_MASK_TOO_SMALL`, `DK_NULL_POINTER`, `DK_OVERLAP`, any error
-/// of `*d`.
+/// Errors: `DK_MASK_TOO_SMALL`, `DK_NULL_POINTER`, `DK_OVERLAP`,
+/// `DK_SIZE_OVERFLOW`, any error of `*d`.
 ///
 /// Thread safe.
 ///
@@ -188,7 +189,8 @@ pub unsafe extern "C" fn dk_backward_from_byte_mask_f32(
 /// Inference: the identity under `DK_SCALING_INVERTED`, `x * (1 - rate)`
 /// under `DK_SCALING_CLASSIC` (`+0.0` at rate 1). `y` may equal `x`.
 ///
-/// Errors: `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`.
+/// Errors: `DK_NULL_POINTER`, `DK_OVERLAP`, `DK_SIZE_OVERFLOW`, any error
+/// of `*d`.
 ///
 /// Thread safe.
 ///
@@ -210,8 +212,8 @@ pub unsafe extern "C" fn dk_inference_f32(
 /// stream `dk_fold_in(stream, k)`, as the rows of `out` (`n * samples`
 /// elements).
 ///
-/// Errors: `DK_SHAPE_MISMATCH`, `DK_NULL_POINTER`, `DK_OVERLAP`, any error
-/// of `*d`.
+/// Errors: `DK_SHAPE_MISMATCH`, `DK_NULL_POINTER`, `DK_OVERLAP`,
+/// `DK_SIZE_OVERFLOW`, any error of `*d`.
 ///
 /// Thread safe.
 ///
@@ -237,7 +239,7 @@ pub unsafe extern "C" fn dk_mc_forward_f32(
 /// result is the canonical quiet NaN.
 ///
 /// Errors: `DK_NOT_WHOLE_ROWS`, `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`,
-/// `DK_OVERLAP`, any error of `*d`.
+/// `DK_OVERLAP`, `DK_SIZE_OVERFLOW`, any error of `*d`.
 ///
 /// Thread safe.
 ///
@@ -278,7 +280,7 @@ pub unsafe extern "C" fn dk_fused_forward_f32(
 /// residual's gradient is `dy` itself. `dx` must not overlap `dy`.
 ///
 /// Errors: `DK_NOT_WHOLE_ROWS`, `DK_BIAS_MISMATCH`, `DK_OFFSET_OVERFLOW`,
-/// `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`.
+/// `DK_NULL_POINTER`, `DK_OVERLAP`, `DK_SIZE_OVERFLOW`, any error of `*d`.
 ///
 /// Thread safe.
 ///
@@ -320,13 +322,17 @@ pub unsafe extern "C" fn dk_fused_backward_f32(
 /// `DK_BAD_MASK_DIM`, `DK_VIEW_OUT_OF_BOUNDS`, `DK_SELF_OVERLAP`,
 /// `DK_SIZE_OVERFLOW`, `DK_SLAB_OUT_OF_RANGE`), `DK_OFFSET_OVERFLOW`,
 /// `DK_NULL_POINTER`, `DK_OVERLAP`, any error of `*d`. Nothing is written
-/// on error.
+/// on error. A rank above 8 is `DK_UNSUPPORTED_RANK` before the shape's
+/// arrays are read. `DK_SELF_OVERLAP` is a conservative check of the
+/// output strides (see its definition): some layouts with distinct
+/// addresses, such as dims `{3, 3}` with strides `{2, 3}`, are refused.
 ///
 /// Thread safe.
 ///
 /// # Safety
 /// Every pointer null or valid for its length; `d` and `shape` null or
-/// valid, the shape's arrays holding `rank` values.
+/// valid, the shape's non-null arrays holding `rank` values (never read
+/// when `rank` is above 8).
 #[no_mangle]
 pub unsafe extern "C" fn dk_forward_shaped_f32(
     d: *const dk_dropout,
@@ -362,8 +368,7 @@ pub unsafe extern "C" fn dk_forward_shaped_f32(
 /// Thread safe.
 ///
 /// # Safety
-/// Every pointer null or valid for its length; `d` and `shape` null or
-/// valid, the shape's arrays holding `rank` values.
+/// As the shaped forward pass.
 #[no_mangle]
 pub unsafe extern "C" fn dk_backward_shaped_f32(
     d: *const dk_dropout,

@@ -4,10 +4,12 @@
 //! (`tests/header.rs` fails when the checked-in copy differs).
 //!
 //! Conventions of every function: a null pointer with a non-zero length is
-//! `DK_NULL_POINTER`; an input may equal its output (in place) but must not
-//! otherwise overlap it (`DK_OVERLAP`); `f16` and `bf16` elements travel as
-//! their `uint16_t` bits; every function is thread safe (a `dk_dropout` is
-//! an immutable value, re-validated by every call).
+//! `DK_NULL_POINTER`; a buffer whose byte length or end address (pointer
+//! plus length times element size) overflows is `DK_SIZE_OVERFLOW`; an
+//! input may equal its output (in place) but must not otherwise overlap it
+//! (`DK_OVERLAP`); `f16` and `bf16` elements travel as their `uint16_t`
+//! bits; every function is thread safe (a `dk_dropout` is an immutable
+//! value, re-validated by every call).
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -74,9 +76,19 @@ pub const DK_BAD_MASK_DIM: dk_status = 18;
 pub const DK_BAD_AXIS: dk_status = 19;
 /// A buffer is too short for its shape and strides.
 pub const DK_VIEW_OUT_OF_BOUNDS: dk_status = 20;
-/// An output layout with two elements at one address.
+/// An output layout (`y_strides`) whose elements dropkit cannot prove to
+/// be at distinct addresses. The check is conservative, not exact: leaving
+/// out axes of extent 1 and sorting the others by stride, each axis's
+/// stride must be greater than the span of the axes before it (the sum of
+/// `(dims[a] - 1) * strides[a]` over them; so the smallest stride must be
+/// at least 1). Every layout with two elements at one address (a stride
+/// 0, rows that overlap) fails it, and so do some whose addresses are all
+/// distinct, which are refused too: dims `{3, 3}` with strides `{2, 3}`
+/// (the second stride, 3, is not above the first axis's span, 4).
 pub const DK_SELF_OVERLAP: dk_status = 21;
-/// A shape's size overflows.
+/// A shape's element count or largest address overflows `size_t`, or a
+/// buffer's byte length (elements times element size) exceeds `PTRDIFF_MAX`
+/// or its end address overflows: checked before any buffer is read.
 pub const DK_SIZE_OVERFLOW: dk_status = 22;
 /// A slab reaches past the tensor's first axis.
 pub const DK_SLAB_OUT_OF_RANGE: dk_status = 23;
@@ -103,13 +115,14 @@ pub const DK_SCALING_ALPHA: u32 = 2;
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct dk_shape {
-    /// Axes (1 to 8).
+    /// Axes (1 to 8), checked before any of the arrays below is read.
     pub rank: usize,
     /// `rank` extents of this call's data.
     pub dims: *const usize,
     /// `rank` element strides of the input; null: dense row-major.
     pub x_strides: *const usize,
-    /// `rank` element strides of the output; null: dense row-major.
+    /// `rank` element strides of the output; null: dense row-major. Its
+    /// elements must be provably distinct (see `DK_SELF_OVERLAP`).
     pub y_strides: *const usize,
     /// `rank` mask extents, each 1 (one decision shared along that axis) or
     /// the data's; null: one decision per element. Mask element `u`
@@ -228,7 +241,9 @@ pub(crate) unsafe fn slice<'a, T>(p: *const T, n: usize) -> Result<&'a [T], Fail
     if p.is_null() {
         return Err(Fail(DK_NULL_POINTER));
     }
-    // SAFETY: non-null and valid for `n` elements (caller's contract).
+    end(p, n)?;
+    // SAFETY: non-null and valid for `n` elements (caller's contract), of
+    // at most `isize::MAX` bytes not wrapping the address space (checked).
     Ok(unsafe { core::slice::from_raw_parts(p, n) })
 }
 
@@ -244,15 +259,30 @@ pub(crate) unsafe fn slice_mut<'a, T>(p: *mut T, n: usize) -> Result<&'a mut [T]
     if p.is_null() {
         return Err(Fail(DK_NULL_POINTER));
     }
-    // SAFETY: non-null and valid for `n` elements (caller's contract).
+    end(p, n)?;
+    // SAFETY: non-null and valid for `n` elements (caller's contract), of
+    // at most `isize::MAX` bytes not wrapping the address space (checked).
     Ok(unsafe { core::slice::from_raw_parts_mut(p, n) })
 }
 
-/// Whether `[a, a + n)` and `[b, b + m)` (in elements of `T`) overlap.
-pub(crate) fn overlap<T, U>(a: *const T, n: usize, b: *const U, m: usize) -> bool {
+/// The end address of `n` elements at `p` (`p + n * size_of::<T>()`),
+/// checked: `DK_SIZE_OVERFLOW` if the byte length exceeds `isize::MAX` (no
+/// Rust slice or C object is that long) or the end passes the address
+/// space.
+pub(crate) fn end<T>(p: *const T, n: usize) -> Result<usize, Fail> {
+    n.checked_mul(size_of::<T>())
+        .filter(|&bytes| bytes <= isize::MAX as usize)
+        .and_then(|bytes| (p as usize).checked_add(bytes))
+        .ok_or(Fail(DK_SIZE_OVERFLOW))
+}
+
+/// Whether `[a, a + n)` and `[b, b + m)` (in elements of `T` and `U`)
+/// overlap; `DK_SIZE_OVERFLOW` if either end address overflows (see
+/// [`end`]).
+pub(crate) fn overlap<T, U>(a: *const T, n: usize, b: *const U, m: usize) -> Result<bool, Fail> {
+    let (ea, eb) = (end(a, n)?, end(b, m)?);
     let (a, b) = (a as usize, b as usize);
-    let (ea, eb) = (a + n * size_of::<T>(), b + m * size_of::<U>());
-    n > 0 && m > 0 && a < eb && b < ea
+    Ok(n > 0 && m > 0 && a < eb && b < ea)
 }
 
 /// Makes a dropout operator: `rate` is the probability of **dropping** an
@@ -358,8 +388,8 @@ pub extern "C" fn dk_threads_init(threads: usize) -> dk_status {
 /// `n` in the last word are 0. `mask_words` is the length of `mask`, at
 /// least `(n + 63) / 64`.
 ///
-/// Errors: `DK_MASK_TOO_SMALL`, `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`, any
-/// error of `*d`.
+/// Errors: `DK_MASK_TOO_SMALL`, `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`,
+/// `DK_SIZE_OVERFLOW`, any error of `*d`.
 ///
 /// # Safety
 /// `d` null or valid; `mask` null or valid for `mask_words` words.
@@ -381,7 +411,8 @@ pub unsafe extern "C" fn dk_mask_bits(
 
 /// The keep byte mask of `n` elements (1 kept, 0 dropped).
 ///
-/// Errors: `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`, any error of `*d`.
+/// Errors: `DK_OFFSET_OVERFLOW`, `DK_NULL_POINTER`, `DK_SIZE_OVERFLOW`, any
+/// error of `*d`.
 ///
 /// # Safety
 /// `d` null or valid; `mask` null or valid for `n` bytes.
@@ -439,8 +470,11 @@ pub extern "C" fn dk_status_str(status: dk_status) -> *const c_char {
         DK_BAD_MASK_DIM => "mask extent neither 1 nor the data's\0",
         DK_BAD_AXIS => "axis out of range\0",
         DK_VIEW_OUT_OF_BOUNDS => "buffer too short for its shape and strides\0",
-        DK_SELF_OVERLAP => "output layout has two elements at one address\0",
-        DK_SIZE_OVERFLOW => "shape size overflows\0",
+        DK_SELF_OVERLAP => {
+            "output layout not provably free of shared addresses: sorted by stride, each \
+             axis's stride must exceed the span of the smaller-stride axes\0"
+        }
+        DK_SIZE_OVERFLOW => "shape size or buffer end address overflows\0",
         DK_SLAB_OUT_OF_RANGE => "slab outside the tensor's first axis\0",
         DK_UNSUPPORTED => "configuration not supported by this call\0",
         _ => "unknown status\0",

@@ -3,7 +3,7 @@
 //! cbindgen sees every symbol).
 
 use crate::{dk_dropout, dk_status, dropout, guard, overlap, slice, slice_mut, Fail, DK_OVERLAP};
-use dropkit::{Element, Fused, Layout, Shaped, View, ViewMut};
+use dropkit::{Element, Fused, Layout, Shaped, View, ViewMut, MAX_RANK};
 
 /// The data and mask arguments of a forward-like call.
 #[derive(Clone, Copy)]
@@ -14,9 +14,9 @@ pub(crate) enum Mask {
 }
 
 impl Mask {
-    fn overlaps<E>(self, p: *const E, n: usize) -> bool {
+    fn overlaps<E>(self, p: *const E, n: usize) -> Result<bool, Fail> {
         match self {
-            Mask::None => false,
+            Mask::None => Ok(false),
             Mask::Bits(m, len) => overlap(m, len, p, n),
             Mask::Bytes(m, len) => overlap(m, len, p, n),
         }
@@ -40,7 +40,7 @@ pub(crate) unsafe fn forward<E: Element>(
         // SAFETY: the caller's contract.
         let d = unsafe { dropout(d) }?;
         let same = core::ptr::eq(x, y);
-        if (!same && overlap(x, n, y, n)) || mask.overlaps(x, n) || mask.overlaps(y, n) {
+        if (!same && overlap(x, n, y, n)?) || mask.overlaps(x, n)? || mask.overlaps(y, n)? {
             return Err(Fail(DK_OVERLAP));
         }
         // SAFETY: the caller's contract; the buffers do not overlap (checked
@@ -95,7 +95,7 @@ pub(crate) unsafe fn from_mask<E: Element>(
         // SAFETY: the caller's contract.
         let d = unsafe { dropout(d) }?;
         let same = core::ptr::eq(dy, dx);
-        if (!same && overlap(dy, n, dx, n)) || mask.overlaps(dx, n) {
+        if (!same && overlap(dy, n, dx, n)?) || mask.overlaps(dx, n)? {
             return Err(Fail(DK_OVERLAP));
         }
         // SAFETY: the caller's contract; no overlap but `dy == dx`.
@@ -133,7 +133,7 @@ pub(crate) unsafe fn inference<E: Element>(
         // SAFETY: the caller's contract.
         let d = unsafe { dropout(d) }?;
         let same = core::ptr::eq(x, y);
-        if !same && overlap(x, n, y, n) {
+        if !same && overlap(x, n, y, n)? {
             return Err(Fail(DK_OVERLAP));
         }
         // SAFETY: the caller's contract; no overlap but `x == y`.
@@ -166,7 +166,7 @@ pub(crate) unsafe fn mc<E: Element>(
         let total = n
             .checked_mul(samples)
             .ok_or(Fail(crate::DK_SHAPE_MISMATCH))?;
-        if overlap(x, n, out, total) {
+        if overlap(x, n, out, total)? {
             return Err(Fail(DK_OVERLAP));
         }
         // SAFETY: the caller's contract; no overlap.
@@ -197,9 +197,9 @@ pub(crate) unsafe fn fused<E: Element>(
         let has_r = !residual.is_null();
         let (on_x, on_r) = (core::ptr::eq(x, y), has_r && core::ptr::eq(residual, y));
         let clash = (on_x && on_r)
-            || (!on_x && overlap(x, n, y, n))
-            || (has_r && !on_r && overlap(residual, n, y, n))
-            || (!bias.is_null() && overlap(bias, features, y, n));
+            || (!on_x && overlap(x, n, y, n)?)
+            || (has_r && !on_r && overlap(residual, n, y, n)?)
+            || (!bias.is_null() && overlap(bias, features, y, n)?);
         if clash {
             return Err(Fail(DK_OVERLAP));
         }
@@ -246,9 +246,9 @@ pub(crate) unsafe fn fused_backward<E: Element>(
     guard(|| {
         // SAFETY: the caller's contract.
         let d = unsafe { dropout(d) }?;
-        if overlap(dy, n, dx, n)
+        if overlap(dy, n, dx, n)?
             || (!dbias.is_null()
-                && (overlap(dbias, features, dx, n) || overlap(dbias, features, dy, n)))
+                && (overlap(dbias, features, dx, n)? || overlap(dbias, features, dy, n)?))
         {
             return Err(Fail(DK_OVERLAP));
         }
@@ -276,9 +276,13 @@ pub(crate) unsafe fn fused_backward<E: Element>(
 /// `x` (in place, with equal strides); `x_len`, `y_len` are the buffers'
 /// elements.
 ///
+/// The shape's rank is checked against `MAX_RANK` before any slice of
+/// its arrays is made.
+///
 /// # Safety
 /// Pointers null or valid for their lengths (the shape's arrays for
-/// `rank`); `d` and `shape` null or valid.
+/// `rank`, when `rank` is at most `MAX_RANK`); `d` and `shape` null or
+/// valid.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn shaped<E: Element>(
     d: *const dk_dropout,
@@ -296,6 +300,11 @@ pub(crate) unsafe fn shaped<E: Element>(
         let d = unsafe { dropout(d) }?;
         // SAFETY: null is checked; otherwise the caller's contract.
         let s = unsafe { shape.as_ref() }.ok_or(Fail(crate::DK_NULL_POINTER))?;
+        // The rank first: no array of more than `MAX_RANK` values is ever
+        // made from the caller's pointers (rank 0 is refused by `Layout`).
+        if s.rank > MAX_RANK {
+            return Err(Fail(crate::DK_UNSUPPORTED_RANK));
+        }
         let opt = |p: *const usize| -> Result<Option<&[usize]>, Fail> {
             if p.is_null() {
                 Ok(None)
@@ -330,7 +339,7 @@ pub(crate) unsafe fn shaped<E: Element>(
             }
             return Ok(());
         }
-        if overlap(x, x_len, y, y_len) {
+        if overlap(x, x_len, y, y_len)? {
             return Err(Fail(DK_OVERLAP));
         }
         // SAFETY: the caller's contract; the buffers do not overlap.

@@ -83,6 +83,17 @@ static void errors(void) {
     CHECK(dk_fused_forward_f32(&d, 0, 0, 8, x, NULL, x, x, 64) == DK_OVERLAP);
     CHECK(dk_fused_backward_f32(&d, 0, 0, 8, x, y, 64, y) == DK_OVERLAP);
     CHECK(dk_mc_forward_f32(&d, 0, x, 2, y, SIZE_MAX) == DK_SHAPE_MISMATCH);
+    /* Buffers whose byte length or end address overflows: DK_SIZE_OVERFLOW
+       from the checked overlap test (and slice), before anything is read. */
+    CHECK(dk_forward_f32(&d, 0, 0, x, y, SIZE_MAX / 2) == DK_SIZE_OVERFLOW); /* n * 4 wraps */
+    CHECK(dk_forward_f32(&d, 0, 0, x, y, SIZE_MAX / 4) == DK_SIZE_OVERFLOW); /* above PTRDIFF_MAX */
+    CHECK(dk_forward_f32(&d, 0, 0, y, y, SIZE_MAX / 2) == DK_SIZE_OVERFLOW); /* in place */
+    const float *top = (const float *)(uintptr_t)(UINTPTR_MAX - 15); /* never read */
+    CHECK(dk_forward_f32(&d, 0, 0, top, y, 8) == DK_SIZE_OVERFLOW);     /* top + 32 wraps */
+    CHECK(dk_inference_f32(&d, x, y, SIZE_MAX / 2) == DK_SIZE_OVERFLOW);
+    CHECK(dk_mc_forward_f32(&d, 0, x, 2, y, SIZE_MAX / 4) == DK_SIZE_OVERFLOW);
+    CHECK(dk_forward_with_mask_f32(&d, 0, 0, x, y, 64, bits, SIZE_MAX / 2) == DK_SIZE_OVERFLOW);
+    CHECK(dk_fused_backward_f32(&d, 0, 0, 8, x, y, SIZE_MAX / 2, NULL) == DK_SIZE_OVERFLOW);
     CHECK(memcmp(y, keep, sizeof y) == 0); /* nothing written on any error */
     CHECK(bits[0] == 42 && bytes[0] == 9);
     for (int s = DK_OK; s <= DK_INTERNAL + 1; s++) CHECK(dk_status_str(s) != NULL && dk_status_str(s)[0] != 0);
@@ -209,6 +220,21 @@ static void shapes(void) {
     bad.slab_start = 2;
     CHECK(dk_forward_shaped_f32(&d, 2, 100, &bad, x, N * C * PAD, y, N * C * PAD) == DK_SLAB_OUT_OF_RANGE);
     CHECK(dk_forward_shaped_f32(&d, 2, 100, NULL, x, N * C * PAD, y, N * C * PAD) == DK_NULL_POINTER);
+    /* A rank above 8 is refused before any of the shape's arrays is read:
+       null, short, or pointing at unmapped memory, whatever the rank. */
+    const size_t *unmapped = (const size_t *)(uintptr_t)64;
+    bad = s;
+    bad.rank = 9; /* dims, strides and mask_dims hold 3 values */
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &bad, x, N * C * PAD, y, N * C * PAD) == DK_UNSUPPORTED_RANK);
+    CHECK(dk_backward_shaped_f32(&d, 2, 100, &bad, x, N * C * PAD, y, N * C * PAD) == DK_UNSUPPORTED_RANK);
+    bad.dims = NULL;
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &bad, x, N * C * PAD, y, N * C * PAD) == DK_UNSUPPORTED_RANK);
+    bad.dims = bad.x_strides = bad.y_strides = bad.mask_dims = unmapped;
+    bad.rank = SIZE_MAX;
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &bad, x, N * C * PAD, y, N * C * PAD) == DK_UNSUPPORTED_RANK);
+    /* A shaped call's buffer length overflowing the address space. */
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &s, x, SIZE_MAX, y, N * C * PAD) == DK_SIZE_OVERFLOW);
+    CHECK(dk_forward_shaped_f32(&d, 2, 100, &s, y, SIZE_MAX / 2, y, SIZE_MAX / 2) == DK_SIZE_OVERFLOW);
     CHECK(memcmp(before, y, sizeof y) == 0);
     /* Alpha dropout through the C scaling constant: rate 1 writes +0.0. */
     CHECK(dk_dropout_new(1.0, 0, DK_SCALING_ALPHA, &d) == DK_OK);
