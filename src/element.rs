@@ -127,7 +127,9 @@ macro_rules! kernels_for {
     ($isa:expr, $scalar:ty, $portable:ty, $avx2:ty, $avx512:ty) => {
         match $isa {
             Isa::Scalar => crate::kernel::scalar::kernels::<$scalar>(),
-            Isa::Portable => crate::kernel::portable::kernels::<$portable>(),
+            // `wide` compiles the portable kernels to NEON on aarch64 (and
+            // `Neon` is unavailable elsewhere).
+            Isa::Portable | Isa::Neon => crate::kernel::portable::kernels::<$portable>(),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => crate::kernel::avx2::kernels::<$avx2>(),
             #[cfg(target_arch = "x86_64")]
@@ -247,7 +249,7 @@ impl sealed::Sealed for f16 {
                     return crate::kernel::avx512::f16c::kernels::<crate::kernel::avx512::f16c::F16>(
                     )
                 }
-                Isa::Scalar | Isa::Portable => {}
+                Isa::Scalar | Isa::Portable | Isa::Neon => {}
             }
         }
         kernels_for!(

@@ -236,8 +236,10 @@ impl Dropout {
     /// unless `r * features` already is one (so that chunks of a bit mask
     /// start on whole words), each chunk in row order in `f64`, the chunk
     /// sums added in chunk order in `f64`, and the total rounded once to
-    /// `E`: more accurate than a pairwise `f32` sum. With `dbias` the call
-    /// allocates the chunk sums.
+    /// `E`: more accurate than a pairwise `f32` sum. (Where NaNs meet in the
+    /// sum, which payload a NaN `dbias` carries is the compiler's choice: it
+    /// may differ between architectures.) With `dbias` the call allocates
+    /// the chunk sums.
     ///
     /// # Errors
     /// [`Error::NotWholeRows`], [`Error::BiasMismatch`] (`dbias` not

@@ -7,6 +7,12 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// Every implementation gives the same bits; they differ only in speed.
 /// [`Isa::best`] picks the fastest one this CPU runs; a [`crate::Dropout`] can
 /// be forced onto any available one with [`crate::Dropout::with_isa`].
+///
+/// On x86-64, [`Isa::Avx512`] and [`Isa::Avx2`] are detected at run time; on
+/// aarch64, [`Isa::Neon`] is always available (NEON is mandatory there) and is
+/// the one [`Isa::best`] picks. A variant that does not exist on this CPU's
+/// architecture is simply unavailable: forcing it returns
+/// [`crate::Error::IsaUnavailable`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Isa {
@@ -15,6 +21,13 @@ pub enum Isa {
     /// The `wide` crate's 16-lane vectors, with the instructions chosen at
     /// compile time (SSE2 in a default x86-64 build, NEON on aarch64).
     Portable,
+    /// aarch64 NEON (Advanced SIMD), available on every aarch64 CPU (checked
+    /// with `is_aarch64_feature_detected!("neon")`) and on no other
+    /// architecture. It runs the portable kernels, which `wide` compiles to
+    /// NEON instructions on aarch64; naming it makes [`Isa::available`] on
+    /// aarch64 say what the CPU runs, and lets tests require it
+    /// (`DROPKIT_REQUIRE_ISA=neon`).
+    Neon,
     /// x86-64 AVX2, detected at run time (`f16` through F16C where the CPU
     /// has it too).
     Avx2,
@@ -24,13 +37,21 @@ pub enum Isa {
 }
 
 impl Isa {
-    /// All implementations, slowest first.
-    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Portable, Isa::Avx2, Isa::Avx512];
+    /// All implementations, slowest first. (`Neon` and the x86-64 ones are
+    /// never available together.)
+    pub const ALL: [Isa; 5] = [
+        Isa::Scalar,
+        Isa::Portable,
+        Isa::Neon,
+        Isa::Avx2,
+        Isa::Avx512,
+    ];
 
     /// Whether this CPU (and build) runs `self`.
     pub fn is_available(self) -> bool {
         match self {
             Isa::Scalar | Isa::Portable => true,
+            Isa::Neon => has_neon(),
             Isa::Avx2 => has_avx2(),
             Isa::Avx512 => has_avx512(),
         }
@@ -51,12 +72,10 @@ impl Isa {
         static BEST: AtomicU8 = AtomicU8::new(u8::MAX);
         match BEST.load(Ordering::Relaxed) {
             u8::MAX => {
-                let best = Isa::ALL
-                    .into_iter()
-                    .rfind(|i| i.is_available())
-                    .unwrap_or(Isa::Scalar);
-                BEST.store(best as u8, Ordering::Relaxed);
-                best
+                // The position in `ALL` (not the discriminant) is cached.
+                let at = Isa::ALL.iter().rposition(|i| i.is_available()).unwrap_or(0);
+                BEST.store(at as u8, Ordering::Relaxed);
+                Isa::ALL[at]
             }
             i => Isa::ALL[usize::from(i)],
         }
@@ -80,7 +99,8 @@ impl Isa {
         unsafe {
             match self {
                 Isa::Scalar => kernel::scalar::words(seed, stream, g0, n),
-                Isa::Portable => kernel::portable::words(seed, stream, g0, n),
+                // `wide` compiles the portable kernels to NEON on aarch64.
+                Isa::Portable | Isa::Neon => kernel::portable::words(seed, stream, g0, n),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => kernel::avx2::words(seed, stream, g0, n),
                 #[cfg(target_arch = "x86_64")]
@@ -107,6 +127,16 @@ fn has_avx512() -> bool {
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn has_f16c() -> bool {
     std::arch::is_x86_feature_detected!("f16c")
+}
+
+#[cfg(target_arch = "aarch64")]
+fn has_neon() -> bool {
+    std::arch::is_aarch64_feature_detected!("neon")
+}
+
+#[cfg(not(target_arch = "aarch64"))]
+fn has_neon() -> bool {
+    false
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -31,6 +31,13 @@ fn avx512_matches_reference() {
 }
 
 #[test]
+fn neon_matches_reference() {
+    if available_or_required(Isa::Neon) {
+        check_isa(Isa::Neon);
+    }
+}
+
+#[test]
 fn auto_isa_matches_reference() {
     let d = Dropout::new(0.3).unwrap().with_seed(5);
     assert_eq!(d.isa(), Isa::best());
@@ -81,6 +88,27 @@ fn detection_agrees_with_std() {
             && std::arch::is_x86_feature_detected!("avx512vl")
     );
     assert_eq!(Isa::best(), *Isa::available().last().unwrap());
+}
+
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn detection_agrees_with_std() {
+    assert!(Isa::Neon.is_available());
+    assert!(std::arch::is_aarch64_feature_detected!("neon"));
+    assert!(!Isa::Avx2.is_available() && !Isa::Avx512.is_available());
+    assert_eq!(Isa::best(), Isa::Neon);
+    assert_eq!(Isa::best(), *Isa::available().last().unwrap());
+}
+
+#[cfg(not(target_arch = "aarch64"))]
+#[test]
+fn neon_is_unavailable_off_aarch64() {
+    assert!(!Isa::Neon.is_available());
+    assert!(!Isa::available().contains(&Isa::Neon));
+    assert_eq!(
+        Dropout::new(0.5).unwrap().with_isa(Isa::Neon).unwrap_err(),
+        dropkit::Error::IsaUnavailable { isa: Isa::Neon }
+    );
 }
 
 proptest! {

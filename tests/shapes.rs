@@ -421,6 +421,11 @@ fn avx512_matches_dense_oracle() {
     check_isa(Isa::Avx512);
 }
 
+#[test]
+fn neon_matches_dense_oracle() {
+    check_isa(Isa::Neon);
+}
+
 /// A fixed case through `check_shaped` (random strides and offset).
 fn fixed(whole: &[usize], mask: &[usize], slab: Option<(usize, usize)>) -> Case {
     let (start, rows) = slab.unwrap_or((0, whole[0]));

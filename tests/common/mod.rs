@@ -433,8 +433,8 @@ pub fn check_isa(isa: Isa) {
 }
 
 /// Fails unless `isa` runs here when the environment demands it:
-/// `DROPKIT_REQUIRE_ISA=avx2,avx512` (set by CI from the CPU's flags) makes a
-/// silently skipped ISA an error.
+/// `DROPKIT_REQUIRE_ISA=avx2,avx512` (set by CI from the CPU's flags; `neon`
+/// in CI's aarch64 emulated step) makes a silently skipped ISA an error.
 pub fn available_or_required(isa: Isa) -> bool {
     let required = std::env::var("DROPKIT_REQUIRE_ISA").unwrap_or_default();
     let name = format!("{isa:?}").to_lowercase();
