@@ -236,10 +236,10 @@ impl Dropout {
     /// unless `r * features` already is one (so that chunks of a bit mask
     /// start on whole words), each chunk in row order in `f64`, the chunk
     /// sums added in chunk order in `f64`, and the total rounded once to
-    /// `E`: more accurate than a pairwise `f32` sum. (Where NaNs meet in the
-    /// sum, which payload a NaN `dbias` carries is the compiler's choice: it
-    /// may differ between architectures.) With `dbias` the call allocates
-    /// the chunk sums.
+    /// `E`: more accurate than a pairwise `f32` sum. A NaN total is written
+    /// as the positive quiet NaN (`f64::NAN` rounded to `E`), whatever
+    /// payloads met in the sum, so that it too is the same bits on every
+    /// CPU. With `dbias` the call allocates the chunk sums.
     ///
     /// # Errors
     /// [`Error::NotWholeRows`], [`Error::BiasMismatch`] (`dbias` not
@@ -377,7 +377,9 @@ impl Dropout {
             }
         }
         for (out, &t) in dbias.iter_mut().zip(total.iter()) {
-            *out = E::from_f64(t);
+            // Which payload a sum of NaNs keeps is the compiler's and the
+            // CPU's choice: a NaN total is written as the one quiet NaN.
+            *out = E::from_f64(if t.is_nan() { f64::NAN } else { t });
         }
         Ok(())
     }

@@ -357,7 +357,7 @@ fn bad_shapes_are_typed_errors_and_write_nothing() {
 /// max(1, DBIAS_CHUNK_ELEMENTS / features)` raised to a multiple of 64
 /// unless `r * features` already is one; each chunk's rows added in row
 /// order in `f64`, the chunk sums added in chunk order in `f64`, the total
-/// rounded once; a NaN as [`nan_as_one`] makes it.
+/// rounded once; a NaN total as the positive quiet NaN.
 fn dbias_in_documented_order<E: Elem>(dx: &[E], features: usize) -> Vec<u64> {
     use dropkit_reference::Value;
     let mut r = (dropkit::limits::DBIAS_CHUNK_ELEMENTS / features).max(1);
@@ -378,25 +378,14 @@ fn dbias_in_documented_order<E: Elem>(dx: &[E], features: usize) -> Vec<u64> {
     }
     total
         .iter()
-        .map(|&t| nan_as_one(<E as Value>::from_f64(t)))
+        .map(|&t| {
+            Value::bits(<E as Value>::from_f64(if t.is_nan() {
+                f64::NAN
+            } else {
+                t
+            }))
+        })
         .collect()
-}
-
-/// The bits of `v`, every NaN as `u64::MAX`: where NaNs meet in a sum, which
-/// payload comes out is the compiler's choice (it may commute an add's
-/// operands, and on aarch64 the crate's and this file's sums keep different
-/// ones), so `dbias` is compared bit for bit except for NaN payloads.
-fn nan_as_one<E: Elem>(v: E) -> u64 {
-    if dropkit_reference::Value::to_f64(v).is_nan() {
-        u64::MAX
-    } else {
-        dropkit_reference::Value::bits(v)
-    }
-}
-
-/// [`nan_as_one`] over a slice.
-fn sum_bits<E: Elem>(v: &[E]) -> Vec<u64> {
-    v.iter().map(|&x| nan_as_one(x)).collect()
 }
 
 /// Every fused entry point at sizes on both sides of the dbias chunk, the
@@ -447,7 +436,7 @@ fn fused_calls_cross_every_limit() {
                     let ctx = format!("F {features} rows {rows} {isa:?} {threading:?}");
                     assert!(bits(&dx) == bits(&want), "dx {ctx}");
                     assert!(
-                        sum_bits(&dbias) == dbias_in_documented_order(&dx, features),
+                        bits(&dbias) == dbias_in_documented_order(&dx, features),
                         "dbias {ctx}"
                     );
                     let mut words = vec![0u64; mask_words(n)];
@@ -471,6 +460,6 @@ fn fused_calls_cross_every_limit() {
         );
         d.fused_backward(5, 4095, features, &dy16, &mut dx16, Some(&mut db16))
             .unwrap();
-        assert!(sum_bits(&db16) == dbias_in_documented_order(&dx16, features));
+        assert!(bits(&db16) == dbias_in_documented_order(&dx16, features));
     }
 }
