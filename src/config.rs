@@ -25,7 +25,7 @@ pub enum Threading {
     Parallel,
 }
 
-pub use crate::limits::{PARALLEL_MIN, PARALLEL_MIN_IN_POOL};
+use crate::limits::PARALLEL_MIN;
 
 /// A dropout operator: a validated rate, a seed and a scaling mode.
 ///
@@ -174,7 +174,7 @@ impl Dropout {
 
     /// Sets the size from which [`Threading::Auto`] uses the rayon pool
     /// (`None`: [`PARALLEL_MIN`] from outside a pool,
-    /// [`PARALLEL_MIN_IN_POOL`] from inside one). The output bits do not
+    /// [`crate::limits::PARALLEL_MIN_IN_POOL`] from inside one). The output bits do not
     /// change.
     ///
     /// ```
@@ -197,7 +197,7 @@ impl Dropout {
         self.parallel_min.unwrap_or({
             #[cfg(feature = "rayon")]
             if rayon::current_thread_index().is_some() {
-                PARALLEL_MIN_IN_POOL
+                crate::limits::PARALLEL_MIN_IN_POOL
             } else {
                 PARALLEL_MIN
             }
