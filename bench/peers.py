@@ -2,14 +2,24 @@
 """dropkit against the dropout of PyTorch, NumPy and JAX, side by side.
 
 Loads dropkit's shared library with ctypes and times a training dropout
-(rate 0.1, f32) of the same input buffer in the same process: one thread,
-then all threads, sizes 16K to 16M elements. Peers that are not installed
-are skipped. Prints ns/element and each peer's time as a multiple of
-dropkit's.
+(rate 0.1, f32) in the same process: one thread, then all threads, sizes
+16K to 16M elements. Every contender reads the same input values at every
+size: one buffer of ones per size, which dropkit reads in place and the
+peers wrap without a copy (JAX copies it once into its own array, outside
+the timing). Peers that are not installed are skipped. Prints ns/element
+and each peer's time as a multiple of dropkit's.
+
+The ratio is kernel against kernel: dropkit writes into an output buffer
+allocated once, before the timing; each peer allocates its output on every
+call, as its API does. The end-to-end figure (allocation included) comes
+with the Python package.
 
     cargo build --release -p dropkit-capi
-    python3 bench/peers.py [path/to/libdropkit.so]
+    python3 bench/peers.py [path/to/libdropkit.so] [--quick]
+
+--quick: sizes 16K to 1M only (a smoke run).
 """
+import array
 import ctypes
 import os
 import sys
@@ -17,6 +27,8 @@ import time
 
 RATE = 0.1
 SIZES = [1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24]
+QUICK_SIZES = [1 << 14, 1 << 16, 1 << 18, 1 << 20]
+VALUE = 1.0  # every input element, for every contender
 
 
 class Dropout(ctypes.Structure):
@@ -52,14 +64,23 @@ def best(f, n):
     return min(times)
 
 
+def input_buffer(n):
+    """The input of every contender at size n: n float32 elements, all VALUE
+    (filled in C by array's repetition, fast at 16M)."""
+    buf = array.array("f", [VALUE]) * n
+    assert buf.itemsize == 4 and len(buf) == n
+    return buf
+
+
 def peers(threads):
-    """(name, make(n) -> callable) of every installed peer."""
+    """(name, make(buf) -> callable) of every installed peer; each reads the
+    float32 values of buf, the buffer dropkit reads."""
     out = []
     try:
         import torch
         torch.set_num_threads(threads)
-        def make_torch(n):
-            x = torch.ones(n, dtype=torch.float32)
+        def make_torch(buf):
+            x = torch.frombuffer(buf, dtype=torch.float32)  # no copy
             return lambda: torch.nn.functional.dropout(x, RATE, training=True)
         out.append((f"torch {torch.__version__.split('+')[0]}", make_torch))
     except ImportError:
@@ -67,8 +88,9 @@ def peers(threads):
     try:
         import numpy as np
         rng = np.random.default_rng(0)
-        def make_numpy(n):
-            x = np.ones(n, dtype=np.float32)
+        def make_numpy(buf):
+            x = np.frombuffer(buf, dtype=np.float32)  # no copy
+            n = len(x)
             scale = np.float32(1.0 / (1.0 - RATE))
             return lambda: x * (rng.random(n, dtype=np.float32) >= RATE) * scale
         out.append((f"numpy {np.__version__}", make_numpy))
@@ -77,9 +99,11 @@ def peers(threads):
     try:
         import jax
         import jax.numpy as jnp
+        import numpy as np
         key = jax.random.PRNGKey(0)
-        def make_jax(n):
-            x = jnp.ones(n, dtype=jnp.float32)
+        def make_jax(buf):
+            # The same values, copied once into a JAX array (outside the timing).
+            x = jnp.asarray(np.frombuffer(buf, dtype=np.float32))
             f = jax.jit(lambda k, x: jnp.where(jax.random.bernoulli(k, 1 - RATE, x.shape),
                                                  x / (1 - RATE), 0.0))
             return lambda: f(key, x).block_until_ready()
@@ -89,32 +113,48 @@ def peers(threads):
     return out
 
 
+def check_output(buf_y, n):
+    """dropkit's output of the all-VALUE input: every element 0 or
+    VALUE / (1 - RATE) in float32, about RATE of them 0 (a wrong or stale
+    input shows here)."""
+    kept = ctypes.c_float(VALUE / (1.0 - RATE)).value
+    y = memoryview(buf_y).cast("B").cast("f")
+    zeros = 0
+    for i in range(0, n, max(1, n // 4096)):
+        assert y[i] in (0.0, kept), f"n={n}: y[{i}] = {y[i]}, not 0 or {kept}"
+        zeros += y[i] == 0.0
+    seen = len(range(0, n, max(1, n // 4096)))
+    assert abs(zeros / seen - RATE) < 0.05, f"n={n}: {zeros} of {seen} dropped"
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "target/release/libdropkit.so")
+    args = [a for a in sys.argv[1:] if a != "--quick"]
+    sizes = QUICK_SIZES if "--quick" in sys.argv[1:] else SIZES
+    path = args[0] if args else os.path.join(root, "target/release/libdropkit.so")
     lib = load(path)
     base = Dropout()
     assert lib.dk_dropout_new(RATE, 42, 0, ctypes.byref(base)) == 0
     cpus = os.cpu_count() or 1
     print(f"dropout rate {RATE}, f32, training; best of several batches; {cpus} CPUs")
-    print("'x' = peer time / dropkit time (same process, same input)")
+    print("'x' = peer time / dropkit time (same process, same input values; kernel against "
+          "kernel: dropkit's output preallocated, each peer allocates its own per call)")
     for threads, mode in [(1, 1), (cpus, 0)]:  # DK_THREADS_SEQUENTIAL, DK_THREADS_AUTO
         d = Dropout()
         assert lib.dk_dropout_with_threading(ctypes.byref(base), mode, ctypes.byref(d)) == 0
         names = peers(threads)
         print(f"\n{threads} thread(s):")
         print(f"{'n':>10} {'dropkit ns/el':>14}" + "".join(f" {name:>20}" for name, _ in names))
-        for n in SIZES:
-            buf_x = (ctypes.c_float * n)(*([1.0] * n)) if n <= (1 << 16) else None
-            if buf_x is None:
-                buf_x = (ctypes.c_float * n)()
-                ctypes.memset(buf_x, 0, n * 4)
+        for n in sizes:
+            buf = input_buffer(n)
+            buf_x = (ctypes.c_float * n).from_buffer(buf)  # dropkit reads buf itself
             buf_y = (ctypes.c_float * n)()
             px, py = ctypes.addressof(buf_x), ctypes.addressof(buf_y)
             t_dk = best(lambda: lib.dk_forward_f32(ctypes.byref(d), 1, 0, px, py, n), n)
+            check_output(buf_y, n)
             row = f"{n:>10} {t_dk * 1e9 / n:>14.3f}"
             for _, make in names:
-                t = best(make(n), n)
+                t = best(make(buf), n)
                 row += f" {t * 1e9 / n:>9.3f} ns {t / t_dk:>6.1f}x"
             print(row)
 

@@ -2,17 +2,20 @@
 //! rate rises, kept = `x * s` exactly, dropped = `+0.0`, inverted inference
 //! is the identity, classic inference is `x * q`, and the training mean
 //! matches inference on large draws. No panic anywhere. Values in the
-//! element type the input picks, by that type's rule.
+//! element type the input picks, by that type's rule. One case in eight is
+//! big: near or past the thread piece, the generator window and the
+//! paired-block limit (`dropkit::limits`).
 #![no_main]
 
 use dropkit::{mask_words, Dropout, Scaling};
-use dropkit_fuzz::{bits, for_case_type, Case, FuzzElem};
+use dropkit_fuzz::{bits, class, for_case_type, Case, FuzzElem};
 use dropkit_reference::Value;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|case: Case| for_case_type!(case, check));
 
 fn check<E: FuzzElem>(case: &Case) {
+    let _class = class(case, case.len());
     let rate = case.rate();
     let Ok(d) = Dropout::new(rate) else {
         assert!(Dropout::with_keep_prob(rate).is_err() || (0.0..=1.0).contains(&rate));
