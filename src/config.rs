@@ -258,6 +258,19 @@ impl Dropout {
         self.threading
     }
 
+    /// The rate-0 operator with this one's ISA and threading, when it
+    /// computes this one's inference (identity inference: every scaling
+    /// but Classic); a rate-0 call keeps everything and copies bits.
+    pub(crate) fn inference_as_rate_zero(&self) -> Option<Dropout> {
+        match self.rule.inference() {
+            crate::rule::Infer::Identity => Some(Dropout {
+                rule: Rule::new(0.0, Scaling::Inverted),
+                ..*self
+            }),
+            _ => None,
+        }
+    }
+
     pub(crate) fn rule(&self) -> &Rule {
         &self.rule
     }

@@ -18,20 +18,16 @@ pub enum Error {
         /// The rejected keep probability.
         keep_prob: f64,
     },
-    /// Input and output slices have different lengths.
-    LengthMismatch {
-        /// Length of the input.
-        input: usize,
-        /// Length of the output.
-        output: usize,
-    },
-    /// The mask buffer is too short for the elements.
-    MaskTooSmall {
-        /// Elements the mask must cover.
-        elements: usize,
-        /// Mask length needed (words for a bit mask, bytes for a byte mask).
-        needed: usize,
-        /// Mask length given.
+    /// A buffer or tensor has the wrong size: `what` names it and the
+    /// rule ("(at least)" where a longer buffer is fine), `expected` is
+    /// the size the call needs, `given` the size it got.
+    Size {
+        /// The buffer or tensor and its unit, e.g. `"mask words (at
+        /// least)"`, `"output elements (the input's)"`.
+        what: &'static str,
+        /// The size needed.
+        expected: usize,
+        /// The size given.
         given: usize,
     },
     /// `offset + len` does not fit in a `u64`: the slice would run past the
@@ -47,15 +43,6 @@ pub enum Error {
         /// The instruction set asked for.
         isa: Isa,
     },
-    /// A buffer's length does not match the shape the call implies: rows of
-    /// Monte-Carlo samples, or the length a forward pass recorded in its
-    /// handle.
-    ShapeMismatch {
-        /// Elements expected.
-        expected: usize,
-        /// Elements given.
-        given: usize,
-    },
     /// A fused call's data is not whole rows of `features` elements (or
     /// `features` is 0 with data).
     NotWholeRows {
@@ -63,13 +50,6 @@ pub enum Error {
         len: usize,
         /// Row length.
         features: usize,
-    },
-    /// A fused call's bias (or `dbias`) is not one row long.
-    BiasMismatch {
-        /// Row length.
-        features: usize,
-        /// Bias elements given.
-        given: usize,
     },
     /// A shape's rank is outside what the call takes: 0, above
     /// [`crate::MAX_RANK`], or below what a named mask shape needs.
@@ -114,13 +94,6 @@ pub enum Error {
         /// The data's rank.
         rank: usize,
     },
-    /// A slice is too short for the view's shape and strides.
-    ViewOutOfBounds {
-        /// Elements the view reaches (its largest index plus one).
-        needed: usize,
-        /// Elements of the slice.
-        given: usize,
-    },
     /// An output view whose logical elements cannot be proven to be at
     /// distinct addresses (two elements at one address would make the
     /// result depend on order). The check is conservative, not exact:
@@ -143,9 +116,9 @@ pub enum Error {
         /// Rows of the whole tensor.
         total: usize,
     },
-    /// The call does not support this configuration (alpha dropout in the
-    /// fused epilogue's forward pass; an `ndarray` view with a negative
-    /// stride).
+    /// The call does not support this configuration; `what` says which
+    /// (alpha dropout in the fused forward pass, an option the pass does
+    /// not take, an `ndarray` view with a negative stride).
     Unsupported {
         /// What is not supported.
         what: &'static str,
@@ -162,18 +135,11 @@ impl fmt::Display for Error {
                 f,
                 "invalid keep probability {keep_prob}: must be a number in [0, 1]"
             ),
-            Error::LengthMismatch { input, output } => write!(
-                f,
-                "length mismatch: input has {input} elements, output has {output}"
-            ),
-            Error::MaskTooSmall {
-                elements,
-                needed,
+            Error::Size {
+                what,
+                expected,
                 given,
-            } => write!(
-                f,
-                "mask too small: {elements} elements need {needed}, got {given}"
-            ),
+            } => write!(f, "wrong size: {what}: expected {expected}, given {given}"),
             Error::OffsetOverflow { offset, len } => write!(
                 f,
                 "offset {offset} + length {len} overflows the u64 global index"
@@ -181,19 +147,10 @@ impl fmt::Display for Error {
             Error::IsaUnavailable { isa } => {
                 write!(f, "instruction set {isa:?} is not available on this CPU")
             }
-            Error::ShapeMismatch { expected, given } => {
-                write!(
-                    f,
-                    "shape mismatch: expected {expected} elements, got {given}"
-                )
-            }
             Error::NotWholeRows { len, features } => write!(
                 f,
                 "{len} elements are not whole rows of {features} features"
             ),
-            Error::BiasMismatch { features, given } => {
-                write!(f, "bias has {given} elements, rows have {features}")
-            }
             Error::UnsupportedRank { rank, min, max } => {
                 write!(f, "rank {rank} is not supported here (from {min} to {max})")
             }
@@ -215,10 +172,6 @@ impl fmt::Display for Error {
             Error::BadAxis { axis, rank } => {
                 write!(f, "axis {axis} is out of range for rank {rank}")
             }
-            Error::ViewOutOfBounds { needed, given } => write!(
-                f,
-                "view reaches {needed} elements but the slice has {given}"
-            ),
             Error::SelfOverlap => write!(
                 f,
                 "output view: cannot prove its elements are at distinct addresses \

@@ -2,9 +2,9 @@
 //! ([`fold_in`]) and a stateful layer ([`DropoutLayer`]) whose backward pass
 //! regenerates the forward mask.
 
-use crate::element::Element;
+use crate::call::{Call, DropoutHandle, Site};
 use crate::philox::philox4x32_10;
-use crate::{Dropout, Error};
+use crate::Dropout;
 
 /// Derives a new 64-bit stream (or seed) from `a` and `b`, like JAX's
 /// `fold_in`. Frozen, like stream v1.
@@ -41,38 +41,6 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// What a [`DropoutLayer`] forward pass hands to its backward pass: small
-/// and `Copy`, it names the mask instead of storing it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DropoutHandle {
-    stream: u64,
-    offset: u64,
-    len: usize,
-    training: bool,
-}
-
-impl DropoutHandle {
-    /// The stream the forward pass used.
-    pub fn stream(&self) -> u64 {
-        self.stream
-    }
-    /// The global index of the first element.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-    /// The number of elements.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    /// Whether the forward pass covered no element.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-    /// Whether the forward pass was a training pass (else inference).
-    pub fn training(&self) -> bool {
-        self.training
-    }
-}
 
 /// A dropout layer for a training loop: a [`Dropout`], a layer id, a step
 /// counter, a micro-batch index and a training flag.
@@ -175,163 +143,40 @@ impl DropoutLayer {
         fold_in(fold_in(self.layer_id, self.step), self.micro)
     }
 
-    fn handle(&self, offset: u64, len: usize) -> DropoutHandle {
-        DropoutHandle {
-            stream: self.stream(),
-            offset,
-            len,
-            training: self.training,
-        }
+    /// The layer's site for a call from global index `offset`.
+    pub fn site(&self, offset: u64) -> Site {
+        Site::new(self.stream()).at(offset)
     }
 
-    /// Forward pass of the whole tensor (offset 0).
+    /// A call at the layer's current stream from global index `offset`,
+    /// any option of [`Call`] (mask shapes, masks, the fused epilogue). In
+    /// evaluation mode ([`DropoutLayer::set_training`]) its forward pass is
+    /// inference (a mask out is all kept) and its backward pass inference's
+    /// gradient. [`Call::forward`] returns the handle that
+    /// [`DropoutLayer::replay`] takes.
     ///
-    /// # Errors
-    /// As [`Dropout::forward`].
-    pub fn forward<E: Element>(&self, x: &[E], y: &mut [E]) -> Result<DropoutHandle, Error> {
-        self.forward_at(0, x, y)
+    /// ```
+    /// use dropkit::{Dropout, DropoutLayer, MaskShape, View, ViewMut};
+    /// let mut layer = DropoutLayer::new(Dropout::new(0.5)?.with_seed(1), 3);
+    /// let dims = [2, 4, 8]; // dropout1d on [N, C, L]
+    /// let x = vec![1.0f32; 64];
+    /// let mut y = vec![0.0f32; 64];
+    /// let h = layer.at(0).shape(MaskShape::channels_first())
+    ///     .forward(&View::dense(&x, &dims)?, &mut ViewMut::dense(&mut y, &dims)?)?;
+    /// layer.advance(); // the next step's stream: the handle keeps this one
+    /// let dy = vec![1.0f32; 64];
+    /// let mut dx = vec![0.0f32; 64];
+    /// layer.replay(h).backward(&View::dense(&dy, &dims)?, &mut ViewMut::dense(&mut dx, &dims)?)?;
+    /// assert_eq!(dx, y);
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
+    pub fn at<E>(&self, offset: u64) -> Call<'_, E> {
+        self.dropout.at(self.site(offset)).training(self.training)
     }
 
-    /// Forward pass of a piece of the tensor starting at global index
-    /// `offset` (a rank's shard, a row range): pieces computed separately
-    /// equal the whole.
-    ///
-    /// # Errors
-    /// As [`Dropout::forward`].
-    pub fn forward_at<E: Element>(
-        &self,
-        offset: u64,
-        x: &[E],
-        y: &mut [E],
-    ) -> Result<DropoutHandle, Error> {
-        if self.training {
-            self.dropout.forward(self.stream(), offset, x, y)?;
-        } else {
-            self.dropout.inference(x, y)?;
-        }
-        Ok(self.handle(offset, x.len()))
-    }
-
-    /// [`DropoutLayer::forward_at`] in place.
-    ///
-    /// # Errors
-    /// As [`Dropout::forward_in_place`].
-    pub fn forward_in_place_at<E: Element>(
-        &self,
-        offset: u64,
-        x: &mut [E],
-    ) -> Result<DropoutHandle, Error> {
-        if self.training {
-            self.dropout.forward_in_place(self.stream(), offset, x)?;
-        } else {
-            self.dropout.inference_in_place(x)?;
-        }
-        Ok(self.handle(offset, x.len()))
-    }
-
-    /// [`DropoutLayer::forward_at`] that also writes the keep bit mask
-    /// (layout of [`Dropout::forward_with_mask`]; all ones in evaluation).
-    ///
-    /// # Errors
-    /// As [`Dropout::forward_with_mask`].
-    pub fn forward_with_mask_at<E: Element>(
-        &self,
-        offset: u64,
-        x: &[E],
-        y: &mut [E],
-        mask: &mut [u64],
-    ) -> Result<DropoutHandle, Error> {
-        if self.training {
-            self.dropout
-                .forward_with_mask(self.stream(), offset, x, y, mask)?;
-        } else {
-            // Validate everything before writing anything.
-            crate::ops::check_len(x.len(), y.len())?;
-            let keep_all = Dropout::new(0.0)?;
-            keep_all.mask_bits(0, offset, x.len(), mask)?;
-            self.dropout.inference(x, y)?;
-        }
-        Ok(self.handle(offset, x.len()))
-    }
-
-    /// [`DropoutLayer::forward_at`] that also writes one byte per element
-    /// (1 kept, 0 dropped; all ones in evaluation).
-    ///
-    /// # Errors
-    /// As [`Dropout::forward_with_byte_mask`].
-    pub fn forward_with_byte_mask_at<E: Element>(
-        &self,
-        offset: u64,
-        x: &[E],
-        y: &mut [E],
-        mask: &mut [u8],
-    ) -> Result<DropoutHandle, Error> {
-        if self.training {
-            self.dropout
-                .forward_with_byte_mask(self.stream(), offset, x, y, mask)?;
-        } else {
-            crate::ops::check_len(x.len(), y.len())?;
-            if mask.len() < x.len() {
-                return Err(Error::MaskTooSmall {
-                    elements: x.len(),
-                    needed: x.len(),
-                    given: mask.len(),
-                });
-            }
-            self.dropout.inference(x, y)?;
-            mask[..x.len()].fill(1);
-        }
-        Ok(self.handle(offset, x.len()))
-    }
-
-    /// Backward pass for the forward pass that returned `handle`: the mask
-    /// is regenerated, never stored.
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`] (expected `handle.len()`, given `dy.len()`)
-    /// if `dy` does not match the forward pass; [`Error::LengthMismatch`] if
-    /// `dx` does not match `dy`.
-    pub fn backward<E: Element>(
-        &self,
-        handle: DropoutHandle,
-        dy: &[E],
-        dx: &mut [E],
-    ) -> Result<(), Error> {
-        check_handle(handle, dy.len())?;
-        if handle.training {
-            self.dropout.backward(handle.stream, handle.offset, dy, dx)
-        } else {
-            // Inference is linear: its gradient applies the same factor.
-            self.dropout.inference(dy, dx)
-        }
-    }
-
-    /// [`DropoutLayer::backward`] in place.
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`] if `dy` does not match the forward pass.
-    pub fn backward_in_place<E: Element>(
-        &self,
-        handle: DropoutHandle,
-        dy: &mut [E],
-    ) -> Result<(), Error> {
-        check_handle(handle, dy.len())?;
-        if handle.training {
-            self.dropout
-                .backward_in_place(handle.stream, handle.offset, dy)
-        } else {
-            self.dropout.inference_in_place(dy)
-        }
-    }
-}
-
-fn check_handle(handle: DropoutHandle, given: usize) -> Result<(), Error> {
-    if given == handle.len {
-        Ok(())
-    } else {
-        Err(Error::ShapeMismatch {
-            expected: handle.len,
-            given,
-        })
+    /// The backward call of a forward call that returned `handle` (its site,
+    /// mask shape and mode, whatever step the layer is at now).
+    pub fn replay<E>(&self, handle: DropoutHandle) -> Call<'_, E> {
+        self.dropout.replay(handle)
     }
 }

@@ -233,6 +233,7 @@
 
 mod backward;
 pub mod bench;
+mod call;
 mod config;
 mod driver;
 mod element;
@@ -241,24 +242,31 @@ mod fused;
 mod isa;
 mod kernel;
 mod layer;
+mod layout;
 pub mod limits;
+mod mask_shape;
 mod mc;
+#[cfg(feature = "ndarray")]
+mod ndarray_views;
 mod ops;
 mod philox;
+mod plan;
 mod rule;
-mod shape;
 mod shaped;
+mod view;
 
+pub use call::{AsView, AsViewMut, Call, DropoutHandle, Site};
 pub use config::{Dropout, Scaling, Threading};
 pub use element::Element;
 pub use error::Error;
-pub use fused::Fused;
 pub use half;
 pub use isa::Isa;
-pub use layer::{fold_in, DropoutHandle, DropoutLayer};
+pub use layer::{fold_in, DropoutLayer};
+pub use layout::Layout;
 pub use limits::{BLOCK, MAX_RANK};
 pub use limits::{PARALLEL_MIN, PARALLEL_MIN_IN_POOL};
 pub use mc::mc_mean_var;
-pub use ops::{mask_words, MaskOut};
+pub use mask_shape::{MaskIn, MaskOut, MaskShape};
+pub use ops::mask_words;
 pub use rule::ALPHA_PRIME;
-pub use shape::{Layout, MaskIn, Shaped, View, ViewMut};
+pub use view::{View, ViewMut};

@@ -3,55 +3,58 @@
 //! ([`mc_mean_var`]).
 
 use crate::element::Element;
+use crate::call::Site;
 use crate::layer::fold_in;
+use crate::layout::Layout;
+use crate::mask_shape::{MaskOut, MaskShape};
+use crate::ops::Values;
+use crate::plan::plan;
+use crate::shaped::Pass;
+use crate::view::{View, ViewMut};
 use crate::{Dropout, Error};
 
 impl Dropout {
-    /// Monte-Carlo dropout: `samples` stochastic forward passes of the same
-    /// input, sample `k` on stream `fold_in(stream, k)`, written as rows
-    /// `out[k * x.len()..(k + 1) * x.len()]`. Rows run in parallel on the
-    /// rayon pool when the threading allows it for `out.len()` elements (as
-    /// for one call of that size), and long rows split further; the bits
-    /// never depend on it. Under
-    /// [`crate::Scaling::Classic`] the rows are the training outputs, whose
-    /// mean is `x * q` like Classic inference.
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`] unless `out.len() == samples * x.len()`.
-    ///
-    /// ```
-    /// use dropkit::{mc_mean_var, Dropout};
-    /// let d = Dropout::new(0.5)?;
-    /// let x = [1.0f32; 4];
-    /// let mut rows = vec![0.0f32; 100 * 4];
-    /// d.mc_forward(9, &x, &mut rows, 100)?;
-    /// let (mut mean, mut var) = ([0.0f32; 4], [0.0f32; 4]);
-    /// mc_mean_var(&rows, 4, &mut mean, &mut var)?;
-    /// assert!(mean.iter().all(|&m| (m - 1.0).abs() < 0.5));
-    /// # Ok::<(), dropkit::Error>(())
-    /// ```
-    pub fn mc_forward<E: Element>(
+    /// Monte-Carlo forward passes of one tensor into dense rows of `out`
+    /// (see [`crate::Call::mc_forward`]).
+    pub(crate) fn mc_impl<E: Element>(
         &self,
-        stream: u64,
-        x: &[E],
+        site: Site,
+        shape: &MaskShape,
+        x: &View<'_, E>,
         out: &mut [E],
         samples: usize,
     ) -> Result<(), Error> {
-        let n = x.len();
-        let expected = samples.checked_mul(n).ok_or(Error::ShapeMismatch {
-            expected: usize::MAX,
-            given: out.len(),
-        })?;
+        let layout = *x.layout();
+        let n = layout.len();
+        let expected = samples.checked_mul(n).ok_or(Error::SizeOverflow)?;
         if out.len() != expected {
-            return Err(Error::ShapeMismatch {
+            return Err(Error::Size {
+                what: "Monte-Carlo output elements (samples times the input's)",
                 expected,
                 given: out.len(),
             });
         }
+        let dims = layout.dims();
+        // Validate the shaped call once (every sample is the same call on
+        // another stream) before anything is written.
+        plan(shape, site.offset, Some(&layout), &Layout::dense(dims)?)?;
         if n == 0 {
             return Ok(());
         }
-        let row = |(k, row): (usize, &mut [E])| self.forward(fold_in(stream, k as u64), 0, x, row);
+        let flat = shape.is_elementwise() && layout.is_dense();
+        let row = |(k, row): (usize, &mut [E])| {
+            let site = Site {
+                stream: fold_in(site.stream, k as u64),
+                offset: site.offset,
+            };
+            match x.dense_slice() {
+                Some(x) if flat => self.forward_impl(site, Values::Out(x, row), MaskOut::None),
+                _ => {
+                    let mut y = ViewMut::dense(row, dims)?;
+                    self.shaped_impl(Pass::Forward, site, shape, Some(x), &mut y, MaskOut::None, None)
+                }
+            }
+        };
         #[cfg(feature = "rayon")]
         if crate::driver::spreads(self, out.len()) {
             use rayon::prelude::*;
@@ -91,7 +94,8 @@ pub fn mc_mean_var<E: Element>(
 ) -> Result<(), Error> {
     for len in [mean.len(), var.len()] {
         if len != n {
-            return Err(Error::ShapeMismatch {
+            return Err(Error::Size {
+                what: "mean and var elements (n)",
                 expected: n,
                 given: len,
             });
@@ -101,7 +105,8 @@ pub fn mc_mean_var<E: Element>(
         return Ok(());
     }
     if samples.is_empty() || !samples.len().is_multiple_of(n) {
-        return Err(Error::ShapeMismatch {
+        return Err(Error::Size {
+            what: "sample elements (a whole number of rows of n, at least one)",
             expected: samples.len().next_multiple_of(n).max(n),
             given: samples.len(),
         });

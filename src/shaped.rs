@@ -6,14 +6,16 @@ use crate::driver;
 use crate::element::Element;
 use crate::kernel::shaped::MAX_RANK;
 use crate::kernel::shaped::{Job, Op, Source};
-use crate::ops::{check_mask, mask_words, MaskOut};
+use crate::call::Site;
+use crate::mask_shape::{MaskIn, MaskOut, MaskShape};
 use crate::rule::{Edge, Infer};
-use crate::shape::{plan, MaskIn, Plan, Shaped, View, ViewMut};
+use crate::plan::{plan, Plan};
+use crate::view::{View, ViewMut};
 use crate::Error;
 
 /// Which pass a shaped call is.
 #[derive(Clone, Copy, PartialEq)]
-enum Pass {
+pub(crate) enum Pass {
     /// Training forward (alpha dropout: its affine).
     Forward,
     /// The gradient: kept `dy * s` (`dy * a` under alpha).
@@ -22,257 +24,24 @@ enum Pass {
     Inference,
 }
 
-impl MaskIn<'_> {
-    fn check(&self, n: usize) -> Result<(), Error> {
-        match self {
-            MaskIn::Bits(w) => check_mask(n, mask_words(n), w.len()),
-            MaskIn::Bytes(b) => check_mask(n, n, b.len()),
-        }
-    }
-}
-
 impl Dropout {
-    /// Training forward pass over strided views with a mask shape: `y` at
-    /// each logical element is `x` times the training factor if its mask
-    /// element is kept, else `+0.0` (alpha dropout: its affine). The bits
-    /// equal those of the same call on dense copies; padding between
-    /// elements is never touched.
-    ///
-    /// `offset` is the global index of the mask's element 0 (of the whole
-    /// tensor's mask for a [`Shaped::slab`]).
-    ///
-    /// # Errors
-    /// [`Error::RankMismatch`], [`Error::DimMismatch`] if the views differ;
-    /// the mask shape's errors (see [`Shaped::mask_layout`]);
-    /// [`Error::SizeOverflow`]; [`Error::OffsetOverflow`] if `offset` plus
-    /// the mask's elements overflows. Nothing is written on error.
-    ///
-    /// Strided rows: 3 rows of 5 elements in rows of 8 (the padding stays).
-    ///
-    /// ```
-    /// use dropkit::{Dropout, Layout, Shaped, View, ViewMut};
-    /// let d = Dropout::new(0.5)?.with_seed(4);
-    /// let x = vec![1.0f32; 24];
-    /// let mut y = vec![-1.0f32; 24];
-    /// let rows = Layout::strided(&[3, 5], &[8, 1])?;
-    /// d.forward_shaped(0, 0, &Shaped::elementwise(), &View::new(&x, rows)?,
-    ///                  &mut ViewMut::new(&mut y, rows)?)?;
-    /// // The same bits as the elementwise call on the 15 dense elements.
-    /// let mut dense = vec![0.0f32; 15];
-    /// d.forward(0, 0, &vec![1.0f32; 15], &mut dense)?;
-    /// for r in 0..3 {
-    ///     assert_eq!(&y[8 * r..8 * r + 5], &dense[5 * r..5 * r + 5]);
-    ///     assert_eq!(&y[8 * r + 5..8 * r + 8], &[-1.0; 3]);
-    /// }
-    /// # Ok::<(), dropkit::Error>(())
-    /// ```
-    pub fn forward_shaped<E: Element>(
-        &self,
-        stream: u64,
-        offset: u64,
-        shape: &Shaped<'_>,
-        x: &View<'_, E>,
-        y: &mut ViewMut<'_, E>,
-    ) -> Result<(), Error> {
-        self.shaped_impl(
-            Pass::Forward,
-            stream,
-            offset,
-            shape,
-            Some(x),
-            y,
-            MaskOut::None,
-            None,
-        )
-    }
-
-    /// [`Dropout::forward_shaped`] in place (at rate 0 nothing is touched).
-    ///
-    /// # Errors
-    /// As [`Dropout::forward_shaped`].
-    pub fn forward_shaped_in_place<E: Element>(
-        &self,
-        stream: u64,
-        offset: u64,
-        shape: &Shaped<'_>,
-        x: &mut ViewMut<'_, E>,
-    ) -> Result<(), Error> {
-        self.shaped_impl(
-            Pass::Forward,
-            stream,
-            offset,
-            shape,
-            None,
-            x,
-            MaskOut::None,
-            None,
-        )
-    }
-
-    /// [`Dropout::forward_shaped`] that also writes the keep mask of the
-    /// mask shape ([`Shaped::mask_layout`]): one bit or byte per mask
-    /// element, as the elementwise masks. With no data elements (an extent
-    /// of 0) nothing is written, the mask included.
-    ///
-    /// # Errors
-    /// As [`Dropout::forward_shaped`], and [`Error::MaskTooSmall`].
-    ///
-    /// ```
-    /// use dropkit::{Dropout, MaskIn, MaskOut, Shaped, View, ViewMut};
-    /// let d = Dropout::new(0.3)?.with_seed(8);
-    /// let dims = [4, 6, 10]; // [N, C, L]: dropout1d
-    /// let x = vec![2.0f64; 240];
-    /// let shape = Shaped::channels_first();
-    /// // One byte per mask element: [4, 6, 1], 24 of them.
-    /// let m = shape.mask_layout(&dropkit::Layout::dense(&dims)?)?.len();
-    /// let (mut y, mut bytes) = (vec![0.0; 240], vec![0u8; m]);
-    /// d.forward_shaped_with_mask(1, 0, &shape, &View::dense(&x, &dims)?,
-    ///     &mut ViewMut::dense(&mut y, &dims)?, MaskOut::Bytes(&mut bytes))?;
-    /// let dy = vec![1.0f64; 240];
-    /// let (mut a, mut b) = (vec![0.0; 240], vec![0.0; 240]);
-    /// d.backward_shaped_from_mask(&shape, MaskIn::Bytes(&bytes), &View::dense(&dy, &dims)?,
-    ///     &mut ViewMut::dense(&mut a, &dims)?)?;
-    /// d.backward_shaped(1, 0, &shape, &View::dense(&dy, &dims)?,
-    ///     &mut ViewMut::dense(&mut b, &dims)?)?;
-    /// assert_eq!(a, b);
-    /// # Ok::<(), dropkit::Error>(())
-    /// ```
-    pub fn forward_shaped_with_mask<E: Element>(
-        &self,
-        stream: u64,
-        offset: u64,
-        shape: &Shaped<'_>,
-        x: &View<'_, E>,
-        y: &mut ViewMut<'_, E>,
-        mask: MaskOut<'_>,
-    ) -> Result<(), Error> {
-        self.shaped_impl(Pass::Forward, stream, offset, shape, Some(x), y, mask, None)
-    }
-
-    /// [`Dropout::forward_shaped_with_mask`] in place.
-    ///
-    /// # Errors
-    /// As [`Dropout::forward_shaped_with_mask`].
-    pub fn forward_shaped_in_place_with_mask<E: Element>(
-        &self,
-        stream: u64,
-        offset: u64,
-        shape: &Shaped<'_>,
-        x: &mut ViewMut<'_, E>,
-        mask: MaskOut<'_>,
-    ) -> Result<(), Error> {
-        self.shaped_impl(Pass::Forward, stream, offset, shape, None, x, mask, None)
-    }
-
-    /// The gradient of [`Dropout::forward_shaped`], regenerating the mask:
-    /// `dx` is `dy` times the training factor where kept (alpha dropout:
-    /// times `a`), `+0.0` where dropped. The same `(stream, offset, shape)`
-    /// as the forward.
-    ///
-    /// # Errors
-    /// As [`Dropout::forward_shaped`].
-    pub fn backward_shaped<E: Element>(
-        &self,
-        stream: u64,
-        offset: u64,
-        shape: &Shaped<'_>,
-        dy: &View<'_, E>,
-        dx: &mut ViewMut<'_, E>,
-    ) -> Result<(), Error> {
-        self.shaped_impl(
-            Pass::Backward,
-            stream,
-            offset,
-            shape,
-            Some(dy),
-            dx,
-            MaskOut::None,
-            None,
-        )
-    }
-
-    /// [`Dropout::backward_shaped`] in place (`dx` holds `dy`).
-    ///
-    /// # Errors
-    /// As [`Dropout::forward_shaped`].
-    pub fn backward_shaped_in_place<E: Element>(
-        &self,
-        stream: u64,
-        offset: u64,
-        shape: &Shaped<'_>,
-        dx: &mut ViewMut<'_, E>,
-    ) -> Result<(), Error> {
-        self.shaped_impl(
-            Pass::Backward,
-            stream,
-            offset,
-            shape,
-            None,
-            dx,
-            MaskOut::None,
-            None,
-        )
-    }
-
-    /// The gradient from a mask stored by
-    /// [`Dropout::forward_shaped_with_mask`] with the same `shape`.
-    ///
-    /// # Errors
-    /// As [`Dropout::forward_shaped`], and [`Error::MaskTooSmall`].
-    pub fn backward_shaped_from_mask<E: Element>(
-        &self,
-        shape: &Shaped<'_>,
-        mask: MaskIn<'_>,
-        dy: &View<'_, E>,
-        dx: &mut ViewMut<'_, E>,
-    ) -> Result<(), Error> {
-        self.shaped_impl(
-            Pass::Backward,
-            0,
-            0,
-            shape,
-            Some(dy),
-            dx,
-            MaskOut::None,
-            Some(mask),
-        )
-    }
-
-    /// Inference over strided views ([`Dropout::inference`] element by
-    /// element: the identity, or `x * q` under [`Scaling::Classic`]).
-    ///
-    /// # Errors
-    /// [`Error::RankMismatch`], [`Error::DimMismatch`].
-    pub fn inference_shaped<E: Element>(
-        &self,
-        x: &View<'_, E>,
-        y: &mut ViewMut<'_, E>,
-    ) -> Result<(), Error> {
-        self.shaped_impl(
-            Pass::Inference,
-            0,
-            0,
-            &Shaped::elementwise(),
-            Some(x),
-            y,
-            MaskOut::None,
-            None,
-        )
-    }
-
+    /// A shaped call: validates, plans and runs it (`x` `None`: in place).
     #[allow(clippy::too_many_arguments)]
-    fn shaped_impl<E: Element>(
+    pub(crate) fn shaped_impl<E: Element>(
         &self,
         pass: Pass,
-        stream: u64,
-        offset: u64,
-        shape: &Shaped<'_>,
+        site: Site,
+        shape: &MaskShape,
         x: Option<&View<'_, E>>,
         y: &mut ViewMut<'_, E>,
         mask_out: MaskOut<'_>,
         mask_in: Option<MaskIn<'_>>,
     ) -> Result<(), Error> {
-        let offset = if pass == Pass::Inference { 0 } else { offset };
+        // Inference and a stored mask draw nothing: the site is not used.
+        let Site { stream, offset } = match (pass, &mask_in) {
+            (Pass::Inference, _) | (_, Some(_)) => Site::default(),
+            _ => site,
+        };
         let p = plan(shape, offset, x.map(View::layout), y.layout())?;
         mask_out.check(p.m)?;
         if let Some(m) = &mask_in {

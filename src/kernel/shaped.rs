@@ -16,7 +16,7 @@ use super::walk::{fill, NoOut, Out, Scaled};
 use super::{Params, BLOCK, LANES};
 use crate::element::{sealed::Sealed, Element, Factor};
 
-pub use crate::limits::{MAX_RANK, PERIOD_BITS_MAX};
+pub use crate::limits::MAX_RANK;
 use crate::limits::{REPEAT, WINDOW};
 
 /// Where a job's keep decisions come from.

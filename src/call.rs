@@ -1,0 +1,727 @@
+//! The call model: a [`Site`] names where a call sits in the random stream,
+//! [`Dropout::at`] turns it into a [`Call`] whose options (mask shape, mask
+//! out or in, fused bias and residual, `dbias`) are set by name, and four
+//! operations run it on any tensor ([`AsView`], [`AsViewMut`]): forward,
+//! backward, Monte-Carlo forward and the mask alone. Inference needs no site:
+//! [`Dropout::inference`].
+
+use crate::config::Dropout;
+use crate::element::Element;
+use crate::error::Error;
+use crate::fused::Fused;
+use crate::mask_shape::MaskShape;
+use crate::ops::Values;
+use crate::mask_shape::{MaskIn, MaskOut};
+use crate::view::{View, ViewMut};
+use crate::shaped::Pass;
+
+/// Where a call sits in the random stream: the `stream` (a call site and
+/// step: layer, training step, micro-batch, Monte-Carlo sample; see
+/// [`crate::fold_in`]) and the `offset`, the global index of the call's
+/// first (mask) element in the whole logical tensor.
+///
+/// ```
+/// use dropkit::Site;
+/// let s = Site::new(7).at(4096);
+/// assert_eq!((s.stream, s.offset), (7, 4096));
+/// assert_eq!(Site::new(7), Site { stream: 7, offset: 0 });
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Site {
+    /// The stream.
+    pub stream: u64,
+    /// The global index of the call's first element.
+    pub offset: u64,
+}
+
+impl Site {
+    /// Stream `stream` from global index 0.
+    pub const fn new(stream: u64) -> Site {
+        Site { stream, offset: 0 }
+    }
+
+    /// The same stream from global index `offset` (a shard, a slab of rows).
+    pub const fn at(self, offset: u64) -> Site {
+        Site { offset, ..self }
+    }
+}
+
+/// A tensor a call reads: a slice or `Vec` (a dense 1-D tensor), a
+/// [`View`] or [`ViewMut`], or under the `ndarray` feature any `ndarray`
+/// array or view (its strides must not be negative).
+pub trait AsView {
+    /// The element type.
+    type Elem;
+    /// The tensor as a view.
+    ///
+    /// # Errors
+    /// What building the [`View`] can reject (a rank above
+    /// [`crate::MAX_RANK`] or 0, a negative `ndarray` stride).
+    fn as_view(&self) -> Result<View<'_, Self::Elem>, Error>;
+}
+
+/// A tensor a call writes: a mutable slice or `Vec`, a [`ViewMut`], or
+/// under the `ndarray` feature any mutable `ndarray` array or view whose
+/// elements are at distinct addresses.
+pub trait AsViewMut {
+    /// The element type.
+    type Elem;
+    /// The tensor as a mutable view.
+    ///
+    /// # Errors
+    /// As [`AsView::as_view`], and [`Error::SelfOverlap`].
+    fn as_view_mut(&mut self) -> Result<ViewMut<'_, Self::Elem>, Error>;
+}
+
+impl<E> AsView for [E] {
+    type Elem = E;
+    fn as_view(&self) -> Result<View<'_, E>, Error> {
+        Ok(View::of_slice(self))
+    }
+}
+
+impl<E> AsView for Vec<E> {
+    type Elem = E;
+    fn as_view(&self) -> Result<View<'_, E>, Error> {
+        Ok(View::of_slice(self))
+    }
+}
+
+impl<E, const N: usize> AsView for [E; N] {
+    type Elem = E;
+    fn as_view(&self) -> Result<View<'_, E>, Error> {
+        Ok(View::of_slice(self))
+    }
+}
+
+impl<E> AsView for View<'_, E> {
+    type Elem = E;
+    fn as_view(&self) -> Result<View<'_, E>, Error> {
+        Ok(*self)
+    }
+}
+
+impl<E> AsView for ViewMut<'_, E> {
+    type Elem = E;
+    fn as_view(&self) -> Result<View<'_, E>, Error> {
+        Ok(ViewMut::as_view(self))
+    }
+}
+
+impl<E> AsViewMut for [E] {
+    type Elem = E;
+    fn as_view_mut(&mut self) -> Result<ViewMut<'_, E>, Error> {
+        Ok(ViewMut::of_slice(self))
+    }
+}
+
+impl<E> AsViewMut for Vec<E> {
+    type Elem = E;
+    fn as_view_mut(&mut self) -> Result<ViewMut<'_, E>, Error> {
+        Ok(ViewMut::of_slice(self))
+    }
+}
+
+impl<E, const N: usize> AsViewMut for [E; N] {
+    type Elem = E;
+    fn as_view_mut(&mut self) -> Result<ViewMut<'_, E>, Error> {
+        Ok(ViewMut::of_slice(self))
+    }
+}
+
+impl<E> AsViewMut for ViewMut<'_, E> {
+    type Elem = E;
+    fn as_view_mut(&mut self) -> Result<ViewMut<'_, E>, Error> {
+        Ok(self.reborrow())
+    }
+}
+
+/// What a forward call did, for its backward pass ([`Dropout::replay`],
+/// [`crate::DropoutLayer::replay`]): its site, mask shape, element count and
+/// whether it was a training pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DropoutHandle {
+    pub(crate) site: Site,
+    pub(crate) shape: MaskShape,
+    pub(crate) len: usize,
+    pub(crate) training: bool,
+}
+
+impl DropoutHandle {
+    /// The forward call's site.
+    pub fn site(&self) -> Site {
+        self.site
+    }
+    /// The forward call's mask shape.
+    pub fn shape(&self) -> MaskShape {
+        self.shape
+    }
+    /// The data elements of the forward call.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether the forward call had no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Whether the forward call was a training pass (else inference).
+    pub fn training(&self) -> bool {
+        self.training
+    }
+}
+
+/// One call of a [`Dropout`] at a [`Site`], its options set by name, run by
+/// [`Call::forward`], [`Call::backward`] (and their in-place forms),
+/// [`Call::mc_forward`] or [`Call::mask`]. Built by [`Dropout::at`],
+/// [`Dropout::replay`], [`crate::DropoutLayer::at`] or
+/// [`crate::DropoutLayer::replay`].
+///
+/// | option | forward | backward |
+/// |---|---|---|
+/// | [`shape`](Call::shape): the mask's shape (default elementwise) | yes | yes |
+/// | [`mask_out`](Call::mask_out): write the keep mask, bits or bytes | yes | no |
+/// | [`mask_in`](Call::mask_in): read a stored mask instead of the stream | no | yes |
+/// | [`bias`](Call::bias), [`residual`](Call::residual): the fused epilogue | yes | no |
+/// | [`dbias`](Call::dbias): column sums of `dx` | no | yes |
+///
+/// An option a pass does not take is [`Error::Unsupported`], as are the
+/// fused options with a mask shape other than elementwise or on strided
+/// views. The fused calls treat the data as rows of `bias.len()` (or
+/// `dbias.len()`) features; with only a residual, as one row.
+///
+/// ```
+/// use dropkit::{Dropout, MaskIn, MaskOut, MaskShape, Site};
+/// let d = Dropout::new(0.5)?.with_seed(1);
+/// let x = vec![1.0f32; 2 * 3 * 4]; // [N, C, L]
+/// let mut y = vec![0.0f32; 24];
+/// let mut bits = [0u64; 1];
+/// // dropout1d: one mask element per (sample, channel), written as bits.
+/// let dims = [2, 3, 4];
+/// d.at(Site::new(5))
+///     .shape(MaskShape::channels_first())
+///     .mask_out(MaskOut::Bits(&mut bits))
+///     .forward(&dropkit::View::dense(&x, &dims)?, &mut dropkit::ViewMut::dense(&mut y, &dims)?)?;
+/// // The backward pass from the stored mask.
+/// let dy = vec![1.0f32; 24];
+/// let mut dx = vec![0.0f32; 24];
+/// d.at(Site::new(5))
+///     .shape(MaskShape::channels_first())
+///     .mask_in(MaskIn::Bits(&bits))
+///     .backward(&dropkit::View::dense(&dy, &dims)?, &mut dropkit::ViewMut::dense(&mut dx, &dims)?)?;
+/// assert_eq!(dx, y);
+/// # Ok::<(), dropkit::Error>(())
+/// ```
+#[must_use = "a Call does nothing until forward, backward, mc_forward or mask runs it"]
+pub struct Call<'a, E> {
+    drop: &'a Dropout,
+    site: Site,
+    shape: MaskShape,
+    training: bool,
+    expect: Option<usize>,
+    mask_out: MaskOut<'a>,
+    mask_in: Option<MaskIn<'a>>,
+    bias: Option<&'a [E]>,
+    residual: Option<&'a [E]>,
+    dbias: Option<&'a mut [E]>,
+}
+
+impl core::fmt::Debug for Call<'_, ()> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Call").field("site", &self.site).finish()
+    }
+}
+
+impl Dropout {
+    /// A call at `site`, with the default options: elementwise mask, no mask
+    /// out or in, no fused bias or residual.
+    ///
+    /// ```
+    /// use dropkit::{Dropout, Site};
+    /// let d = Dropout::new(0.1)?.with_seed(42);
+    /// let x = vec![1.0f32; 1000];
+    /// let mut y = vec![0.0f32; 1000];
+    /// d.at(Site::new(3)).forward(&x, &mut y)?;
+    /// // The same tensor in two pieces, each at its offset: the same bits.
+    /// let mut z = vec![0.0f32; 1000];
+    /// d.at(Site::new(3)).forward(&x[..123], &mut z[..123])?;
+    /// d.at(Site::new(3).at(123)).forward(&x[123..], &mut z[123..])?;
+    /// assert_eq!(y, z);
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
+    pub fn at<E>(&self, site: Site) -> Call<'_, E> {
+        Call {
+            drop: self,
+            site,
+            shape: MaskShape::elementwise(),
+            training: true,
+            expect: None,
+            mask_out: MaskOut::None,
+            mask_in: None,
+            bias: None,
+            residual: None,
+            dbias: None,
+        }
+    }
+
+    /// A call that replays a forward call for its backward pass: the
+    /// handle's site and mask shape; an inference handle gives inference's
+    /// gradient. [`Call::backward`] then checks that the gradient has the
+    /// forward call's element count.
+    pub fn replay<E>(&self, handle: DropoutHandle) -> Call<'_, E> {
+        let mut c = self.at(handle.site).shape(handle.shape);
+        c.training = handle.training;
+        c.expect = Some(handle.len);
+        c
+    }
+
+    /// Inference on any tensor: the identity under [`crate::Scaling::Inverted`]
+    /// and [`crate::Scaling::Alpha`], `x * q` under
+    /// [`crate::Scaling::Classic`] by the element type's rule, `+0.0` at rate
+    /// 1 under Classic. Strided views keep their padding.
+    ///
+    /// # Errors
+    /// [`Error::Size`] or [`Error::DimMismatch`] if the shapes differ; what
+    /// building the views can reject.
+    ///
+    /// ```
+    /// use dropkit::{Dropout, Scaling};
+    /// let x = [2.0f32; 4];
+    /// let mut y = [0.0f32; 4];
+    /// Dropout::new(0.25)?.inference(&x, &mut y)?; // Inverted: identity
+    /// assert_eq!(y, x);
+    /// Dropout::new(0.25)?.with_scaling(Scaling::Classic).inference(&x, &mut y)?;
+    /// assert_eq!(y, [1.5; 4]); // Classic: x * q
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
+    pub fn inference<E, X, Y>(&self, x: &X, y: &mut Y) -> Result<(), Error>
+    where
+        E: Element,
+        X: AsView<Elem = E> + ?Sized,
+        Y: AsViewMut<Elem = E> + ?Sized,
+    {
+        let x = x.as_view()?;
+        let mut y = y.as_view_mut()?;
+        self.infer(Some(&x), &mut y)
+    }
+
+    /// [`Dropout::inference`] in place (under Inverted it touches nothing).
+    ///
+    /// # Errors
+    /// What building the view can reject.
+    pub fn inference_in_place<E, X>(&self, x: &mut X) -> Result<(), Error>
+    where
+        E: Element,
+        X: AsViewMut<Elem = E> + ?Sized,
+    {
+        let mut x = x.as_view_mut()?;
+        self.infer(None, &mut x)
+    }
+
+    /// Inference with an optional all-kept mask of `shape`.
+    fn infer_shaped<E: Element>(
+        &self,
+        shape: &MaskShape,
+        x: Option<&View<'_, E>>,
+        y: &mut ViewMut<'_, E>,
+        mask: MaskOut<'_>,
+    ) -> Result<(), Error> {
+        if let MaskOut::None = mask {
+            return self.infer(x, y);
+        }
+        // Validate the mask against the call's mask shape first, then write.
+        let m = shape.mask_len(y.layout().dims())?;
+        mask.check(m)?;
+        self.infer(x, y)?;
+        mask.fill(m, true);
+        Ok(())
+    }
+
+    fn infer<E: Element>(&self, x: Option<&View<'_, E>>, y: &mut ViewMut<'_, E>) -> Result<(), Error> {
+        if let Some(x) = x {
+            x.layout().check_same_dims(y.layout())?;
+        }
+        if y.layout().is_dense() {
+            match x.map(View::dense_slice) {
+                None => return Ok(self.infer_slice(None, y.dense_slice_mut().unwrap_or(&mut []))),
+                Some(Some(x)) => {
+                    return Ok(self.infer_slice(Some(x), y.dense_slice_mut().unwrap_or(&mut [])))
+                }
+                Some(None) => {}
+            }
+        }
+        self.shaped_impl(
+            Pass::Inference,
+            Site::default(),
+            &MaskShape::elementwise(),
+            x,
+            y,
+            MaskOut::None,
+            None,
+        )
+    }
+}
+
+impl<'a, E> Call<'a, E> {
+    /// The mask's shape (default [`MaskShape::elementwise`]).
+    pub fn shape(self, shape: MaskShape) -> Self {
+        Call { shape, ..self }
+    }
+
+    /// A forward pass also writes its keep mask here, bits or bytes, one per
+    /// mask element (of the mask shape's element count; see
+    /// [`MaskShape::mask_len`]).
+    pub fn mask_out(self, mask: MaskOut<'a>) -> Self {
+        Call {
+            mask_out: mask,
+            ..self
+        }
+    }
+
+    /// A backward pass reads its keep mask from here (as a forward pass with
+    /// [`Call::mask_out`] wrote it) instead of regenerating it: the site is
+    /// then not used.
+    pub fn mask_in(self, mask: MaskIn<'a>) -> Self {
+        Call {
+            mask_in: Some(mask),
+            ..self
+        }
+    }
+
+    /// The fused forward pass adds `bias` (one value per feature: the data
+    /// are rows of `bias.len()` elements) before dropout: see
+    /// [`Call::forward`].
+    pub fn bias(self, bias: &'a [E]) -> Self {
+        Call {
+            bias: Some(bias),
+            ..self
+        }
+    }
+
+    /// The fused forward pass adds `residual` (as long as the data) after
+    /// dropout.
+    pub fn residual(self, residual: &'a [E]) -> Self {
+        Call {
+            residual: Some(residual),
+            ..self
+        }
+    }
+
+    /// The backward pass also writes `dbias[f]`, the sum over rows of
+    /// `dx[row, f]` (the data are rows of `dbias.len()` elements), in the
+    /// documented order: see [`Call::backward`].
+    pub fn dbias(self, dbias: &'a mut [E]) -> Self {
+        Call {
+            dbias: Some(dbias),
+            ..self
+        }
+    }
+
+    /// Training (the default) or, from an evaluation-mode layer, inference.
+    pub(crate) fn training(self, training: bool) -> Self {
+        Call { training, ..self }
+    }
+
+    fn refuse(&self, pass: Pass) -> Result<(), Error> {
+        let what = match pass {
+            Pass::Forward if self.mask_in.is_some() => "a stored mask (mask_in) in a forward pass",
+            Pass::Forward if self.dbias.is_some() => "dbias in a forward pass",
+            Pass::Backward if !matches!(self.mask_out, MaskOut::None) => {
+                "a mask out (mask_out) in a backward pass"
+            }
+            Pass::Backward if self.bias.is_some() || self.residual.is_some() => {
+                "a bias or residual in a backward pass (dx is the gradient of x and of the bias; the residual's is dy)"
+            }
+            _ => return Ok(()),
+        };
+        Err(Error::Unsupported { what })
+    }
+
+    fn fused(&self) -> bool {
+        self.bias.is_some() || self.residual.is_some() || self.dbias.is_some()
+    }
+
+    /// The dense slices of a fused call, or why not.
+    fn check_fused(&self, y: &ViewMut<'_, E>) -> Result<(), Error> {
+        if !self.shape.is_elementwise() {
+            return Err(Error::Unsupported {
+                what: "a fused call (bias, residual, dbias) with a mask shape other than elementwise",
+            });
+        }
+        if y.layout().is_dense() {
+            Ok(())
+        } else {
+            Err(Error::Unsupported {
+                what: "a fused call (bias, residual, dbias) on a strided view",
+            })
+        }
+    }
+
+    fn check_expect(&self, n: usize) -> Result<(), Error> {
+        match self.expect {
+            Some(expected) if expected != n => Err(Error::Size {
+                what: "elements (the forward call's)",
+                expected,
+                given: n,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn handle(&self, n: usize) -> DropoutHandle {
+        DropoutHandle {
+            site: self.site,
+            shape: self.shape,
+            len: n,
+            training: self.training,
+        }
+    }
+
+}
+
+impl<E: Element> Call<'_, E> {
+    /// The training forward pass: `y` at each element is `x` times the
+    /// training factor if its mask element is kept, else `+0.0` (alpha
+    /// dropout: its affine). With [`Call::bias`] or [`Call::residual`], the
+    /// fused epilogue `y = residual + dropout(x + bias)`, element by element
+    /// in this order and with no FMA (`f32`, `f64` in their type, the half
+    /// types in `f32` rounded once at the end; a NaN result is the positive
+    /// quiet NaN). A call built by [`crate::DropoutLayer::at`] in evaluation
+    /// mode runs inference instead (a mask out is then all kept).
+    ///
+    /// Returns the [`DropoutHandle`] that [`Dropout::replay`] takes.
+    ///
+    /// # Errors
+    /// [`Error::Size`] (lengths, mask, bias, residual),
+    /// [`Error::DimMismatch`], [`Error::RankMismatch`], the mask shape's
+    /// errors ([`MaskShape::mask_len`]), [`Error::NotWholeRows`],
+    /// [`Error::OffsetOverflow`], [`Error::Unsupported`] (see [`Call`]; alpha
+    /// dropout in the fused pass; a fused call in evaluation mode under
+    /// [`crate::Scaling::Classic`]). Nothing is written on error.
+    pub fn forward<X, Y>(self, x: &X, y: &mut Y) -> Result<DropoutHandle, Error>
+    where
+        X: AsView<Elem = E> + ?Sized,
+        Y: AsViewMut<Elem = E> + ?Sized,
+    {
+        let x = x.as_view()?;
+        let mut y = y.as_view_mut()?;
+        self.forward_views(Some(&x), &mut y, None)
+    }
+
+    /// [`Call::forward`] with `y` written over `x`.
+    ///
+    /// # Errors
+    /// As [`Call::forward`].
+    pub fn forward_in_place<X>(self, x: &mut X) -> Result<DropoutHandle, Error>
+    where
+        X: AsViewMut<Elem = E> + ?Sized,
+    {
+        let mut x = x.as_view_mut()?;
+        self.forward_views(None, &mut x, None)
+    }
+
+    /// The fused forward pass written over the residual:
+    /// `residual += dropout(x + bias)` (a [`Call::residual`] is not taken).
+    ///
+    /// # Errors
+    /// As [`Call::forward`].
+    pub fn forward_onto_residual<X, R>(self, x: &X, residual: &mut R) -> Result<DropoutHandle, Error>
+    where
+        X: AsView<Elem = E> + ?Sized,
+        R: AsViewMut<Elem = E> + ?Sized,
+    {
+        if self.residual.is_some() {
+            return Err(Error::Unsupported {
+                what: "a residual option with forward_onto_residual (the residual is the output)",
+            });
+        }
+        let x = x.as_view()?;
+        let mut r = residual.as_view_mut()?;
+        self.forward_views(Some(&x), &mut r, Some(()))
+    }
+
+    fn forward_views(
+        self,
+        x: Option<&View<'_, E>>,
+        y: &mut ViewMut<'_, E>,
+        onto: Option<()>,
+    ) -> Result<DropoutHandle, Error> {
+        self.refuse(Pass::Forward)?;
+        if let Some(x) = x {
+            x.layout().check_same_dims(y.layout())?;
+        }
+        let n = y.layout().len();
+        let handle = self.handle(n);
+        let keep_all;
+        let drop = if self.training {
+            self.drop
+        } else if self.fused() || onto.is_some() {
+            keep_all = self.drop.inference_as_rate_zero().ok_or(Error::Unsupported {
+                what: "a fused call in evaluation mode under Classic scaling (inference scales)",
+            })?;
+            &keep_all
+        } else {
+            self.drop
+                .infer_shaped(&self.shape, x, y, self.mask_out)?;
+            return Ok(handle);
+        };
+        if self.fused() || onto.is_some() {
+            self.check_fused(y)?;
+            let features = match self.bias {
+                Some(b) => b.len(),
+                None => y.layout().dims().last().copied().unwrap_or(1),
+            };
+            let f = Fused::new(features, self.bias, self.residual);
+            let yp = y.ptr();
+            let (xp, rp) = match (x, onto) {
+                (Some(x), None) => (x.ptr(), f.residual_ptr()),
+                (Some(x), Some(())) => (x.ptr(), yp.cast_const()),
+                (None, _) => (yp.cast_const(), f.residual_ptr()),
+            };
+            drop.fused_impl(self.site, f, xp, rp, yp, n, self.mask_out)?;
+            return Ok(handle);
+        }
+        if self.shape.is_elementwise() && y.layout().is_dense() && x.is_none_or(|x| x.layout().is_dense()) {
+            let values = match x {
+                Some(x) => Values::Out(x.dense_slice().unwrap_or(&[]), y.dense_slice_mut().unwrap_or(&mut [])),
+                None => Values::InPlace(y.dense_slice_mut().unwrap_or(&mut [])),
+            };
+            drop.forward_impl(self.site, values, self.mask_out)?;
+        } else {
+            drop.shaped_impl(Pass::Forward, self.site, &self.shape, x, y, self.mask_out, None)?;
+        }
+        Ok(handle)
+    }
+
+    /// The backward pass: `dx = kept ? dy * s : +0.0` (alpha dropout:
+    /// `dy * a`), the mask regenerated from the site or read from
+    /// [`Call::mask_in`]. With [`Call::dbias`], also the column sums of `dx`
+    /// over rows of `dbias.len()` features: rows are summed in chunks of `r`
+    /// rows, `r = max(1, 32768 / features)`
+    /// ([`crate::limits::DBIAS_CHUNK_ELEMENTS`]) raised to a multiple of 64
+    /// unless `r * features` already is one, each chunk in row order in
+    /// `f64`, the chunk sums added in chunk order in `f64`, the total rounded
+    /// once to `E` (a NaN total is the positive quiet NaN), the same bits for
+    /// every thread count and ISA; the call then allocates the chunk sums.
+    /// A replayed evaluation-mode call gives inference's gradient.
+    ///
+    /// # Errors
+    /// As [`Call::forward`]. Nothing is written on error.
+    ///
+    /// ```
+    /// use dropkit::{Dropout, Site};
+    /// let d = Dropout::new(0.5)?.with_seed(3);
+    /// let dy = vec![1.0f32; 3 * 4];
+    /// let (mut dx, mut dbias) = (vec![0.0f32; 12], vec![0.0f32; 4]);
+    /// d.at(Site::new(0)).dbias(&mut dbias).backward(&dy, &mut dx)?;
+    /// for f in 0..4 {
+    ///     assert_eq!(dbias[f], dx[f] + dx[4 + f] + dx[8 + f]);
+    /// }
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
+    pub fn backward<X, Y>(self, dy: &X, dx: &mut Y) -> Result<(), Error>
+    where
+        X: AsView<Elem = E> + ?Sized,
+        Y: AsViewMut<Elem = E> + ?Sized,
+    {
+        let dy = dy.as_view()?;
+        let mut dx = dx.as_view_mut()?;
+        self.backward_views(Some(&dy), &mut dx)
+    }
+
+    /// [`Call::backward`] with `dx` written over `dy`.
+    ///
+    /// # Errors
+    /// As [`Call::backward`].
+    pub fn backward_in_place<X>(self, d: &mut X) -> Result<(), Error>
+    where
+        X: AsViewMut<Elem = E> + ?Sized,
+    {
+        let mut d = d.as_view_mut()?;
+        self.backward_views(None, &mut d)
+    }
+
+    fn backward_views(
+        mut self,
+        dy: Option<&View<'_, E>>,
+        dx: &mut ViewMut<'_, E>,
+    ) -> Result<(), Error> {
+        self.refuse(Pass::Backward)?;
+        if let Some(dy) = dy {
+            dy.layout().check_same_dims(dx.layout())?;
+        }
+        self.check_expect(dx.layout().len())?;
+        let keep_all;
+        let drop = if self.training {
+            self.drop
+        } else if self.dbias.is_some() {
+            keep_all = self.drop.inference_as_rate_zero().ok_or(Error::Unsupported {
+                what: "a fused call in evaluation mode under Classic scaling (inference scales)",
+            })?;
+            &keep_all
+        } else {
+            // Inference is linear: its gradient applies the same factor.
+            return self.drop.infer(dy, dx);
+        };
+        if let Some(dbias) = self.dbias.take() {
+            self.check_fused(dx)?;
+            let dyv = dy.map(|v| v.dense_slice().unwrap_or(&[]));
+            let dxs = dx.dense_slice_mut().unwrap_or(&mut []);
+            return drop.fused_backward_impl(self.site, self.mask_in, dyv, dxs, dbias);
+        }
+        if self.shape.is_elementwise() && dx.layout().is_dense() && dy.is_none_or(|v| v.layout().is_dense()) {
+            let dys = dy.map(|v| v.dense_slice().unwrap_or(&[]));
+            let dxs = dx.dense_slice_mut().unwrap_or(&mut []);
+            return drop.backward_slices(self.site, self.mask_in, dys, dxs);
+        }
+        drop.shaped_impl(Pass::Backward, self.site, &self.shape, dy, dx, MaskOut::None, self.mask_in)
+    }
+
+    /// Monte-Carlo dropout: `samples` training forward passes of `x` into
+    /// `out`, sample `k` at the dense row `out[k * n..(k + 1) * n]` (`n` the
+    /// elements of `x`, in its logical order), with stream
+    /// `fold_in(site.stream, k)` and the site's offset; the mask shape
+    /// applies to each sample. See [`crate::mc_mean_var`] for the statistics.
+    ///
+    /// # Errors
+    /// [`Error::Size`] if `out` is not `samples * n` long;
+    /// [`Error::Unsupported`] with a mask out or in or a fused option; as
+    /// [`Call::forward`]. Nothing is written on error.
+    pub fn mc_forward<X>(self, x: &X, out: &mut [E], samples: usize) -> Result<(), Error>
+    where
+        X: AsView<Elem = E> + ?Sized,
+    {
+        if self.fused() || self.mask_in.is_some() || !matches!(self.mask_out, MaskOut::None) {
+            return Err(Error::Unsupported {
+                what: "a mask or a fused option in a Monte-Carlo forward pass",
+            });
+        }
+        let x = x.as_view()?;
+        self.drop.mc_impl(self.site, &self.shape, &x, out, samples)
+    }
+
+    /// Only the keep mask of `elements` mask elements (for a mask shape:
+    /// [`MaskShape::mask_len`] of the data's dims) into the
+    /// [`Call::mask_out`] buffer: the mask every pass at this site uses.
+    ///
+    /// # Errors
+    /// [`Error::Size`] if the mask is too small, [`Error::OffsetOverflow`],
+    /// [`Error::Unsupported`] without a mask out or with another option.
+    ///
+    /// ```
+    /// use dropkit::{Dropout, MaskOut, Site};
+    /// let d = Dropout::new(0.5)?.with_seed(9);
+    /// let mut bits = [0u64; 2];
+    /// d.at::<f32>(Site::new(1)).mask_out(MaskOut::Bits(&mut bits)).mask(100)?;
+    /// assert_eq!(bits[1] >> 36, 0); // bits past element 100 are 0
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
+    pub fn mask(self, elements: usize) -> Result<(), Error> {
+        if matches!(self.mask_out, MaskOut::None) || self.fused() || self.mask_in.is_some() {
+            return Err(Error::Unsupported {
+                what: "a mask call needs a mask out and takes no other option",
+            });
+        }
+        self.drop
+            .forward_impl::<E>(self.site, Values::None(elements), self.mask_out)
+    }
+}
