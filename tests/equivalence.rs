@@ -3,7 +3,7 @@
 mod common;
 
 use common::{available_or_required, check_case, check_isa, proptest_cases};
-use dropkit::{Dropout, Isa, Threading};
+use dropkit::{Dropout, Isa, Site, Threading};
 use proptest::prelude::*;
 
 #[test]
@@ -58,7 +58,7 @@ fn large_calls_match_reference() {
         for threading in [Threading::Sequential, Threading::Parallel] {
             let d = d.with_isa(isa).unwrap().with_threading(threading);
             let mut y = vec![0f32; n];
-            d.forward(5, 64, &x, &mut y).unwrap();
+            d.at(Site::new(5).at(64)).forward(&x, &mut y).unwrap();
             assert!(common::bits(&y) == want, "{isa:?} {threading:?}");
         }
     }

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use dropkit::half::{bf16, f16};
-use dropkit::{mask_words, Dropout, Element, Isa, Scaling, Threading};
+use dropkit::{mask_words, Dropout, Element, Isa, MaskIn, MaskOut, Scaling, Site, Threading};
 use dropkit_reference as reference;
 
 /// Lengths around every vector (16) and block (4096) boundary.
@@ -300,59 +300,72 @@ pub fn check_type<E: Elem>(
     let want_bits = pack(keep);
     let want_bytes: Vec<u8> = keep.iter().map(|&k| u8::from(k)).collect();
 
+    let site = Site::new(stream).at(offset);
+    let from = Site::default();
     let src = Unaligned::new(&x, misalign);
     let mut out = Unaligned::<E>::garbage(n, misalign + 3);
-    d.forward(stream, offset, src.get(), out.get_mut()).unwrap();
+    d.at(site).forward(src.get(), out.get_mut()).unwrap();
     assert_eq!(bits(out.get()), want, "forward: {ctx}");
     assert!(out.guard_intact(), "forward wrote outside: {ctx}");
 
     let mut inplace = Unaligned::new(&x, misalign);
-    d.forward_in_place(stream, offset, inplace.get_mut())
-        .unwrap();
+    d.at(site).forward_in_place(inplace.get_mut()).unwrap();
     assert_eq!(bits(inplace.get()), want, "forward_in_place: {ctx}");
     assert!(inplace.guard_intact(), "in place wrote outside: {ctx}");
 
     // Backward without a mask is the same kernel on the gradient.
     let mut dx = Unaligned::<E>::garbage(n, misalign + 5);
-    d.backward(stream, offset, src.get(), dx.get_mut()).unwrap();
+    d.at(site).backward(src.get(), dx.get_mut()).unwrap();
     assert_eq!(bits(dx.get()), want, "backward: {ctx}");
     let mut dxi = Unaligned::new(&x, misalign + 2);
-    d.backward_in_place(stream, offset, dxi.get_mut()).unwrap();
+    d.at(site).backward_in_place(dxi.get_mut()).unwrap();
     assert_eq!(bits(dxi.get()), want, "backward_in_place: {ctx}");
 
     // Masks written with the output, pre-filled with garbage so that a bit
     // the kernel forgets to clear shows.
     let mut words = vec![u64::MAX; mask_words(n)];
     let mut y = vec![E::specials()[0]; n];
-    d.forward_with_mask(stream, offset, &x, &mut y, &mut words)
+    d.at(site)
+        .mask_out(MaskOut::Bits(&mut words))
+        .forward(&x, &mut y)
         .unwrap();
     assert_eq!(bits(&y), want, "forward_with_mask output: {ctx}");
     assert_eq!(words, want_bits, "forward_with_mask bits: {ctx}");
 
     let mut bytes = vec![7u8; n];
     let mut y = vec![E::specials()[0]; n];
-    d.forward_with_byte_mask(stream, offset, &x, &mut y, &mut bytes)
+    d.at(site)
+        .mask_out(MaskOut::Bytes(&mut bytes))
+        .forward(&x, &mut y)
         .unwrap();
     assert_eq!(bits(&y), want, "forward_with_byte_mask output: {ctx}");
     assert_eq!(bytes, want_bytes, "forward_with_byte_mask bytes: {ctx}");
 
     // Backward from the stored masks equals the mask-free backward.
     let mut dx = Unaligned::<E>::garbage(n, misalign + 1);
-    d.backward_from_mask(&want_bits, src.get(), dx.get_mut())
+    d.at(from)
+        .mask_in(MaskIn::Bits(&want_bits))
+        .backward(src.get(), dx.get_mut())
         .unwrap();
     assert_eq!(bits(dx.get()), want, "backward_from_mask: {ctx}");
     let mut dxi = Unaligned::new(&x, misalign + 7);
-    d.backward_from_mask_in_place(&want_bits, dxi.get_mut())
+    d.at(from)
+        .mask_in(MaskIn::Bits(&want_bits))
+        .backward_in_place(dxi.get_mut())
         .unwrap();
     assert_eq!(bits(dxi.get()), want, "backward_from_mask_in_place: {ctx}");
     // Any non-zero byte means kept.
     let loud: Vec<u8> = want_bytes.iter().map(|&b| b * 0x80).collect();
     let mut dx = Unaligned::<E>::garbage(n, misalign + 9);
-    d.backward_from_byte_mask(&loud, src.get(), dx.get_mut())
+    d.at(from)
+        .mask_in(MaskIn::Bytes(&loud))
+        .backward(src.get(), dx.get_mut())
         .unwrap();
     assert_eq!(bits(dx.get()), want, "backward_from_byte_mask: {ctx}");
     let mut dxi = Unaligned::new(&x, misalign);
-    d.backward_from_byte_mask_in_place(&want_bytes, dxi.get_mut())
+    d.at(from)
+        .mask_in(MaskIn::Bytes(&want_bytes))
+        .backward_in_place(dxi.get_mut())
         .unwrap();
     assert_eq!(
         bits(dxi.get()),
@@ -375,10 +388,17 @@ pub fn check_case(d: Dropout, stream: u64, offset: u64, n: usize, salt: u32, mis
     let keep = rkeep(&d, stream, offset, n);
     let want_bits = pack(&keep);
     let mut words = vec![0x5555_5555_5555_5555u64; mask_words(n)];
-    d.mask_bits(stream, offset, n, &mut words).unwrap();
+    let site = Site::new(stream).at(offset);
+    d.at::<f32>(site)
+        .mask_out(MaskOut::Bits(&mut words))
+        .mask(n)
+        .unwrap();
     assert_eq!(words, want_bits, "mask_bits: {d:?} {stream} {offset} {n}");
     let mut bytes = vec![9u8; n];
-    d.mask_bytes(stream, offset, &mut bytes).unwrap();
+    d.at::<f32>(site)
+        .mask_out(MaskOut::Bytes(&mut bytes))
+        .mask(n)
+        .unwrap();
     assert!(
         bytes.iter().zip(&keep).all(|(&b, &k)| b == u8::from(k)),
         "mask_bytes: {d:?} {stream} {offset} {n}"
