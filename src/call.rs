@@ -10,10 +10,10 @@ use crate::element::Element;
 use crate::error::Error;
 use crate::fused::Fused;
 use crate::mask_shape::MaskShape;
-use crate::ops::Values;
 use crate::mask_shape::{MaskIn, MaskOut};
-use crate::view::{View, ViewMut};
+use crate::ops::Values;
 use crate::shaped::Pass;
+use crate::view::{View, ViewMut};
 
 /// Where a call sits in the random stream: the `stream` (a call site and
 /// step: layer, training step, micro-batch, Monte-Carlo sample; see
@@ -336,18 +336,17 @@ impl Dropout {
         Ok(())
     }
 
-    fn infer<E: Element>(&self, x: Option<&View<'_, E>>, y: &mut ViewMut<'_, E>) -> Result<(), Error> {
+    fn infer<E: Element>(
+        &self,
+        x: Option<&View<'_, E>>,
+        y: &mut ViewMut<'_, E>,
+    ) -> Result<(), Error> {
         if let Some(x) = x {
             x.layout().check_same_dims(y.layout())?;
         }
-        if y.layout().is_dense() {
-            match x.map(View::dense_slice) {
-                None => return Ok(self.infer_slice(None, y.dense_slice_mut().unwrap_or(&mut []))),
-                Some(Some(x)) => {
-                    return Ok(self.infer_slice(Some(x), y.dense_slice_mut().unwrap_or(&mut [])))
-                }
-                Some(None) => {}
-            }
+        if let Some((x, y)) = dense(x, y) {
+            self.infer_slice(x, y);
+            return Ok(());
         }
         self.shaped_impl(
             Pass::Inference,
@@ -359,6 +358,19 @@ impl Dropout {
             None,
         )
     }
+}
+
+/// The slices of a call's input (`None`: in place) and output if both
+/// are dense.
+fn dense<'v, E>(
+    x: Option<&View<'v, E>>,
+    y: &'v mut ViewMut<'_, E>,
+) -> Option<(Option<&'v [E]>, &'v mut [E])> {
+    let x = match x {
+        None => None,
+        Some(v) => Some(v.dense_slice()?),
+    };
+    Some((x, y.dense_slice_mut()?))
 }
 
 impl<'a, E> Call<'a, E> {
@@ -440,20 +452,33 @@ impl<'a, E> Call<'a, E> {
         self.bias.is_some() || self.residual.is_some() || self.dbias.is_some()
     }
 
-    /// The dense slices of a fused call, or why not.
-    fn check_fused(&self, y: &ViewMut<'_, E>) -> Result<(), Error> {
+    /// The dense slices of a fused call, or why not: the mask shape must be
+    /// elementwise, both tensors dense, and a tensor of rank 2 or more must
+    /// have `features` (bias or dbias elements) along its last axis.
+    fn fused_slices<'v>(
+        &self,
+        x: Option<&View<'v, E>>,
+        y: &'v mut ViewMut<'_, E>,
+        features: Option<usize>,
+    ) -> Result<(Option<&'v [E]>, &'v mut [E]), Error> {
         if !self.shape.is_elementwise() {
             return Err(Error::Unsupported {
-                what: "a fused call (bias, residual, dbias) with a mask shape other than elementwise",
+                what:
+                    "a fused call (bias, residual, dbias) with a mask shape other than elementwise",
             });
         }
-        if y.layout().is_dense() {
-            Ok(())
-        } else {
-            Err(Error::Unsupported {
-                what: "a fused call (bias, residual, dbias) on a strided view",
-            })
+        if let (Some(given), [_, .., last]) = (features, y.layout().dims()) {
+            if given != *last {
+                return Err(Error::Size {
+                    what: "bias or dbias elements (the last axis's extent)",
+                    expected: *last,
+                    given,
+                });
+            }
         }
+        dense(x, y).ok_or(Error::Unsupported {
+            what: "a fused call (bias, residual, dbias) on a strided view",
+        })
     }
 
     fn check_expect(&self, n: usize) -> Result<(), Error> {
@@ -475,7 +500,6 @@ impl<'a, E> Call<'a, E> {
             training: self.training,
         }
     }
-
 }
 
 impl<E: Element> Call<'_, E> {
@@ -524,7 +548,11 @@ impl<E: Element> Call<'_, E> {
     ///
     /// # Errors
     /// As [`Call::forward`].
-    pub fn forward_onto_residual<X, R>(self, x: &X, residual: &mut R) -> Result<DropoutHandle, Error>
+    pub fn forward_onto_residual<X, R>(
+        self,
+        x: &X,
+        residual: &mut R,
+    ) -> Result<DropoutHandle, Error>
     where
         X: AsView<Elem = E> + ?Sized,
         R: AsViewMut<Elem = E> + ?Sized,
@@ -555,40 +583,51 @@ impl<E: Element> Call<'_, E> {
         let drop = if self.training {
             self.drop
         } else if self.fused() || onto.is_some() {
-            keep_all = self.drop.inference_as_rate_zero().ok_or(Error::Unsupported {
-                what: "a fused call in evaluation mode under Classic scaling (inference scales)",
-            })?;
+            keep_all = self
+                .drop
+                .inference_as_rate_zero()
+                .ok_or(Error::Unsupported {
+                    what:
+                        "a fused call in evaluation mode under Classic scaling (inference scales)",
+                })?;
             &keep_all
         } else {
-            self.drop
-                .infer_shaped(&self.shape, x, y, self.mask_out)?;
+            self.drop.infer_shaped(&self.shape, x, y, self.mask_out)?;
             return Ok(handle);
         };
         if self.fused() || onto.is_some() {
-            self.check_fused(y)?;
-            let features = match self.bias {
-                Some(b) => b.len(),
-                None => y.layout().dims().last().copied().unwrap_or(1),
-            };
-            let f = Fused::new(features, self.bias, self.residual);
-            let yp = y.ptr();
-            let (xp, rp) = match (x, onto) {
-                (Some(x), None) => (x.ptr(), f.residual_ptr()),
-                (Some(x), Some(())) => (x.ptr(), yp.cast_const()),
-                (None, _) => (yp.cast_const(), f.residual_ptr()),
+            let features = self.bias.map(<[E]>::len);
+            let (x, y) = self.fused_slices(x, y, features)?;
+            // Without a bias the rows do not matter: one row.
+            let f = Fused::new(features.unwrap_or(n), self.bias, self.residual);
+            let yp = y.as_mut_ptr();
+            let xp = x.map_or(yp.cast_const(), <[E]>::as_ptr);
+            let rp = match onto {
+                Some(()) => yp.cast_const(),
+                None => f.residual_ptr(),
             };
             drop.fused_impl(self.site, f, xp, rp, yp, n, self.mask_out)?;
             return Ok(handle);
         }
-        if self.shape.is_elementwise() && y.layout().is_dense() && x.is_none_or(|x| x.layout().is_dense()) {
-            let values = match x {
-                Some(x) => Values::Out(x.dense_slice().unwrap_or(&[]), y.dense_slice_mut().unwrap_or(&mut [])),
-                None => Values::InPlace(y.dense_slice_mut().unwrap_or(&mut [])),
-            };
-            drop.forward_impl(self.site, values, self.mask_out)?;
-        } else {
-            drop.shaped_impl(Pass::Forward, self.site, &self.shape, x, y, self.mask_out, None)?;
+        if self.shape.is_elementwise() {
+            if let Some((x, y)) = dense(x, y) {
+                let values = match x {
+                    Some(x) => Values::Out(x, y),
+                    None => Values::InPlace(y),
+                };
+                drop.forward_impl(self.site, values, self.mask_out)?;
+                return Ok(handle);
+            }
         }
+        drop.shaped_impl(
+            Pass::Forward,
+            self.site,
+            &self.shape,
+            x,
+            y,
+            self.mask_out,
+            None,
+        )?;
         Ok(handle)
     }
 
@@ -654,26 +693,36 @@ impl<E: Element> Call<'_, E> {
         let drop = if self.training {
             self.drop
         } else if self.dbias.is_some() {
-            keep_all = self.drop.inference_as_rate_zero().ok_or(Error::Unsupported {
-                what: "a fused call in evaluation mode under Classic scaling (inference scales)",
-            })?;
+            keep_all = self
+                .drop
+                .inference_as_rate_zero()
+                .ok_or(Error::Unsupported {
+                    what:
+                        "a fused call in evaluation mode under Classic scaling (inference scales)",
+                })?;
             &keep_all
         } else {
             // Inference is linear: its gradient applies the same factor.
             return self.drop.infer(dy, dx);
         };
         if let Some(dbias) = self.dbias.take() {
-            self.check_fused(dx)?;
-            let dyv = dy.map(|v| v.dense_slice().unwrap_or(&[]));
-            let dxs = dx.dense_slice_mut().unwrap_or(&mut []);
-            return drop.fused_backward_impl(self.site, self.mask_in, dyv, dxs, dbias);
+            let (dy, dx) = self.fused_slices(dy, dx, Some(dbias.len()))?;
+            return drop.fused_backward_impl(self.site, self.mask_in, dy, dx, dbias);
         }
-        if self.shape.is_elementwise() && dx.layout().is_dense() && dy.is_none_or(|v| v.layout().is_dense()) {
-            let dys = dy.map(|v| v.dense_slice().unwrap_or(&[]));
-            let dxs = dx.dense_slice_mut().unwrap_or(&mut []);
-            return drop.backward_slices(self.site, self.mask_in, dys, dxs);
+        if self.shape.is_elementwise() {
+            if let Some((dy, dx)) = dense(dy, dx) {
+                return drop.backward_slices(self.site, self.mask_in, dy, dx);
+            }
         }
-        drop.shaped_impl(Pass::Backward, self.site, &self.shape, dy, dx, MaskOut::None, self.mask_in)
+        drop.shaped_impl(
+            Pass::Backward,
+            self.site,
+            &self.shape,
+            dy,
+            dx,
+            MaskOut::None,
+            self.mask_in,
+        )
     }
 
     /// Monte-Carlo dropout: `samples` training forward passes of `x` into

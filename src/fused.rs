@@ -2,12 +2,12 @@
 //! dropout(x + bias)` in one pass, and its backward pass with a
 //! deterministic `dbias`.
 
+use crate::call::Site;
 use crate::config::Dropout;
 use crate::driver;
 use crate::element::Element;
 use crate::kernel::epilogue::FusedPiece;
 use crate::kernel::MaskPtr;
-use crate::call::Site;
 use crate::mask_shape::{MaskIn, MaskOut};
 use crate::ops::check_len;
 use crate::rule::Edge;

@@ -41,7 +41,6 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-
 /// A dropout layer for a training loop: a [`Dropout`], a layer id, a step
 /// counter, a micro-batch index and a training flag.
 ///

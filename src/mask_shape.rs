@@ -1,9 +1,9 @@
 //! [`MaskShape`]: the mask shapes of the structured dropouts, and the mask
 //! buffers a call writes ([`MaskOut`]) or reads ([`MaskIn`]).
 
+use crate::kernel::MaskPtr;
 use crate::layout::Layout;
 use crate::limits::MAX_RANK;
-use crate::kernel::MaskPtr;
 use crate::ops::check_mask;
 use crate::Error;
 
@@ -346,7 +346,6 @@ impl MaskOut<'_> {
         }
     }
 }
-
 
 impl MaskIn<'_> {
     /// Checks that the mask covers `n` elements.

@@ -2,8 +2,8 @@
 //! ([`Dropout::mc_forward`]) and their per-element statistics
 //! ([`mc_mean_var`]).
 
-use crate::element::Element;
 use crate::call::Site;
+use crate::element::Element;
 use crate::layer::fold_in;
 use crate::layout::Layout;
 use crate::mask_shape::{MaskOut, MaskShape};
@@ -51,7 +51,15 @@ impl Dropout {
                 Some(x) if flat => self.forward_impl(site, Values::Out(x, row), MaskOut::None),
                 _ => {
                     let mut y = ViewMut::dense(row, dims)?;
-                    self.shaped_impl(Pass::Forward, site, shape, Some(x), &mut y, MaskOut::None, None)
+                    self.shaped_impl(
+                        Pass::Forward,
+                        site,
+                        shape,
+                        Some(x),
+                        &mut y,
+                        MaskOut::None,
+                        None,
+                    )
                 }
             }
         };

@@ -1,13 +1,13 @@
 //! The public operations of [`Dropout`], generic over the [`Element`] type:
 //! validation and the rate edges here, the work in `driver` and `kernel`.
 
+use crate::call::Site;
 use crate::config::Dropout;
 use crate::driver;
 use crate::element::Element;
 use crate::kernel::Piece;
-use crate::rule::Edge;
-use crate::call::Site;
 use crate::mask_shape::MaskOut;
+use crate::rule::Edge;
 use crate::Error;
 
 /// Words a bit mask of `n` elements needs.

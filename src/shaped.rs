@@ -1,15 +1,15 @@
 //! The structured operations of [`Dropout`]: strided views and broadcast
 //! masks ([`Shaped`]), and alpha dropout's forward pass.
 
+use crate::call::Site;
 use crate::config::{Dropout, Scaling};
 use crate::driver;
 use crate::element::Element;
 use crate::kernel::shaped::MAX_RANK;
 use crate::kernel::shaped::{Job, Op, Source};
-use crate::call::Site;
 use crate::mask_shape::{MaskIn, MaskOut, MaskShape};
-use crate::rule::{Edge, Infer};
 use crate::plan::{plan, Plan};
+use crate::rule::{Edge, Infer};
 use crate::view::{View, ViewMut};
 use crate::Error;
 
