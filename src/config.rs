@@ -34,11 +34,11 @@ use crate::limits::PARALLEL_MIN;
 /// threads. See the [crate docs](crate) for the contract.
 ///
 /// ```
-/// use dropkit::{Dropout, Scaling};
+/// use dropkit::{Dropout, Scaling, Site};
 /// let drop = Dropout::new(0.5)?.with_seed(7).with_scaling(Scaling::Inverted);
 /// let x = [1.0f32; 8];
 /// let mut y = [0.0f32; 8];
-/// drop.forward(0, 0, &x, &mut y)?;
+/// drop.at(Site::new(0)).forward(&x, &mut y)?;
 /// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
 /// # Ok::<(), dropkit::Error>(())
 /// ```
@@ -93,7 +93,7 @@ impl Dropout {
 
     /// Alpha dropout of rate `rate` (PyTorch `nn.AlphaDropout`, Keras
     /// `AlphaDropout`): `Dropout::new(rate)` with [`Scaling::Alpha`]. With a
-    /// channel mask shape ([`crate::Shaped::channels_first`]) it is PyTorch's
+    /// channel mask shape ([`crate::MaskShape::channels_first`]) it is PyTorch's
     /// `feature_alpha_dropout`.
     ///
     /// # Errors
@@ -103,7 +103,7 @@ impl Dropout {
     /// let d = dropkit::Dropout::alpha(0.5)?.with_seed(2);
     /// let x = [0.0f32; 64];
     /// let mut y = [9.0f32; 64];
-    /// d.forward(0, 0, &x, &mut y)?;
+    /// d.at(dropkit::Site::new(0)).forward(&x, &mut y)?;
     /// let (a, b, dropped) = d.alpha_affine().unwrap();
     /// // Kept: 0 * a + b; dropped: the dropped value. Both rounded once to f32.
     /// assert!(y.iter().all(|&v| v == b as f32 || v == dropped as f32));
@@ -155,16 +155,16 @@ impl Dropout {
     /// Sets the threading policy. The output bits do not change.
     ///
     /// ```
-    /// use dropkit::{Dropout, Threading};
+    /// use dropkit::{Dropout, Site, Threading};
     /// let x = vec![1.0f32; 1 << 19];
     /// let (mut a, mut b) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
     /// // An engine that owns its threads: never leave the calling thread.
     /// let seq = Dropout::new(0.1)?.with_threading(Threading::Sequential);
-    /// seq.forward(0, 0, &x, &mut a)?;
+    /// seq.at(Site::new(0)).forward(&x, &mut a)?;
     /// // Or dropkit's split, run inside the engine's own rayon pool.
     /// let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     /// let auto = seq.with_threading(Threading::Auto);
-    /// pool.install(|| auto.forward(0, 0, &x, &mut b))?;
+    /// pool.install(|| auto.at(Site::new(0)).forward(&x, &mut b))?;
     /// assert_eq!(a, b);
     /// # Ok::<(), dropkit::Error>(())
     /// ```

@@ -60,8 +60,8 @@ fn mix(mut x: u64) -> u64 {
 /// let mut layer = DropoutLayer::new(Dropout::new(0.5)?.with_seed(1), /* layer id */ 0);
 /// let x = [1.0f32; 64];
 /// let (mut y, mut dx) = ([0.0f32; 64], [0.0f32; 64]);
-/// let h = layer.forward(&x, &mut y)?;
-/// layer.backward(h, &[1.0; 64], &mut dx)?; // no mask stored anywhere
+/// let h = layer.at(0).forward(&x, &mut y)?;
+/// layer.replay(h).backward(&[1.0; 64], &mut dx)?; // no mask stored anywhere
 /// assert_eq!(y, dx);
 /// layer.advance(); // next training step, next mask
 /// # Ok::<(), dropkit::Error>(())

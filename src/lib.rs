@@ -6,31 +6,73 @@
 //! [`half::bf16`], with a counter-based random stream so that the mask
 //! depends only on `(seed, stream, global element index, rate)`.
 //!
+//! One call model: a [`Dropout`] (rate, seed, scaling, ISA, threading), a
+//! [`Site`] (which random stream, from which global index), and a [`Call`]
+//! whose options are set by name, run on any tensor: a slice, a `Vec`, a
+//! strided [`View`]/[`ViewMut`], or an `ndarray` array or view (feature
+//! `ndarray`, for `ndarray` 0.16).
+//!
 //! ```
-//! use dropkit::{Dropout, Scaling};
+//! use dropkit::{Dropout, MaskOut, MaskShape, Scaling, Site, View, ViewMut};
 //!
 //! let drop = Dropout::new(0.1)?            // rate: probability of dropping
 //!     .with_seed(42)
 //!     .with_scaling(Scaling::Inverted);
 //! let x = vec![1.0f32; 1000];
 //! let mut y = vec![0.0f32; 1000];
-//! drop.forward(/* stream */ 3, /* offset */ 0, &x, &mut y)?;
+//! drop.at(Site::new(3)).forward(&x, &mut y)?;
 //! let kept = y.iter().filter(|&&v| v != 0.0).count();
 //! assert!((850..950).contains(&kept));
 //!
-//! // The same tensor in two pieces, each with its global offset: same bits.
+//! // Its gradient regenerates the mask: nothing stored.
+//! let mut dx = vec![0.0f32; 1000];
+//! drop.at(Site::new(3)).backward(&x, &mut dx)?;
+//! assert_eq!(dx, y);
+//!
+//! // The same tensor in two pieces, each at its global offset: same bits.
 //! let mut y2 = vec![0.0f32; 1000];
-//! drop.forward(3, 0, &x[..123], &mut y2[..123])?;
-//! drop.forward(3, 123, &x[123..], &mut y2[123..])?;
+//! drop.at(Site::new(3)).forward(&x[..123], &mut y2[..123])?;
+//! drop.at(Site::new(3).at(123)).forward(&x[123..], &mut y2[123..])?;
 //! assert_eq!(y, y2);
 //!
 //! // Any element type, the same mask.
 //! let xh = vec![half::f16::ONE; 1000];
 //! let mut yh = vec![half::f16::ZERO; 1000];
-//! drop.forward(3, 0, &xh, &mut yh)?;
+//! drop.at(Site::new(3)).forward(&xh, &mut yh)?;
 //! assert!(yh.iter().zip(&y).all(|(h, f)| (h.to_f32() == 0.0) == (*f == 0.0)));
+//!
+//! // dropout2d on [N, C, H, W], its mask kept as bits, then the fused
+//! // epilogue y = residual + dropout(x + bias) on [rows, 768].
+//! let dims = [2, 4, 8, 8];
+//! let img = vec![1.0f32; 2 * 4 * 64];
+//! let mut out = vec![0.0f32; img.len()];
+//! let mut bits = vec![0u64; dropkit::mask_words(MaskShape::channels_first().mask_len(&dims)?)];
+//! drop.at(Site::new(4))
+//!     .shape(MaskShape::channels_first())
+//!     .mask_out(MaskOut::Bits(&mut bits))
+//!     .forward(&View::dense(&img, &dims)?, &mut ViewMut::dense(&mut out, &dims)?)?;
+//! let (rows, features) = (16, 768);
+//! let (h, bias, residual) = (vec![0.5f32; rows * features], vec![0.25f32; features], vec![1.0f32; rows * features]);
+//! let mut z = vec![0.0f32; rows * features];
+//! drop.at(Site::new(5)).bias(&bias).residual(&residual).forward(&h, &mut z)?;
 //! # Ok::<(), dropkit::Error>(())
 //! ```
+//!
+//! | option of a [`Call`] | forward | backward |
+//! |---|---|---|
+//! | [`Call::shape`]: a [`MaskShape`] (channels, drop-path, locked, noise shape) | yes | yes |
+//! | [`Call::mask_out`]: write the keep mask ([`MaskOut`] bits or bytes) | yes | |
+//! | [`Call::mask_in`]: read a stored mask ([`MaskIn`]) | | yes |
+//! | [`Call::bias`], [`Call::residual`]: the fused epilogue | yes | |
+//! | [`Call::dbias`]: the bias gradient | | yes |
+//!
+//! Each operation has an in-place form ([`Call::forward_in_place`],
+//! [`Call::backward_in_place`]); [`Call::mc_forward`] draws Monte-Carlo
+//! samples, [`Call::mask`] only the mask, [`Dropout::inference`] needs no
+//! site. [`DropoutLayer`] derives the stream per layer, step and
+//! micro-batch and offers the same calls ([`DropoutLayer::at`],
+//! [`DropoutLayer::replay`]). `CHANGELOG.md` maps every call of 0.1 to its
+//! form here.
 //!
 //! # The contract
 //!
@@ -99,7 +141,8 @@
 //! | rate 1 | output all `+0.0`, backward all `+0.0`, never NaN (Classic inference too) |
 //! | rate NaN, infinite, `< 0`, `> 1` | [`Error::InvalidRate`] from [`Dropout::new`] |
 //! | empty slice | `Ok`, nothing written |
-//! | lengths differ, mask too small | [`Error::LengthMismatch`], [`Error::MaskTooSmall`] |
+//! | lengths differ, mask too small, bias not one row | [`Error::Size`] (what, expected, given) |
+//! | an option the pass does not take | [`Error::Unsupported`] (what) |
 //! | `offset + len` overflows `u64` | [`Error::OffsetOverflow`] |
 //!
 //! Every call validates first: nothing is written on error, and no public
@@ -111,30 +154,31 @@
 //! with any element strides ([`Layout`], [`View`], [`ViewMut`]); its logical
 //! index is the row-major position, so a strided call gives the bits of the
 //! same call on a dense copy and never touches padding. A mask shape
-//! ([`Shaped`]) has each extent equal to the data's or 1; mask element `u`
+//! ([`MaskShape`]) has each extent equal to the data's or 1; mask element `u`
 //! (row-major) is kept iff `r(offset + u) < T`, so the mask is the
 //! elementwise mask of its own element count, and every data element takes
 //! the mask element at its index (0 along the axes where the mask's extent
 //! is 1). The generator runs once per mask element. A slab of leading rows
-//! ([`Shaped::slab`]) gives the bits of those rows of the whole call.
+//! ([`MaskShape::slab`]) gives the bits of those rows of the whole call.
 //!
 //! | PyTorch / TF / Flax | dropkit |
 //! |---|---|
-//! | `F.dropout(x, p)` | [`Dropout::forward`], or [`Shaped::elementwise`] on a strided view |
-//! | `F.dropout1d/2d/3d`, `nn.Dropout1d/2d/3d` | [`Shaped::channels_first`] on `[N, C, L..]` |
-//! | Keras `SpatialDropout1D`, `SpatialDropout2D/3D` (channels last) | [`Shaped::channels_last`] on `[N, L.., C]` |
-//! | timm `drop_path`, torchvision `stochastic_depth(mode="row")` | [`Shaped::per_sample`] |
-//! | AWD-LSTM `LockedDropout` | [`Shaped::locked_time_major`] (`[T, B, F]`), [`Shaped::locked_batch_major`] (`[B, T, F]`) |
-//! | TF `tf.nn.dropout(x, rate, noise_shape=s)` | [`Shaped::noise_shape`]`(&s)` (full rank, no `None`) |
-//! | Flax `nn.Dropout(rate, broadcast_dims=d)` | [`Shaped::broadcast_dims`]`(&d)` (negative axes as `rank + d`) |
-//! | unbatched `dropout1d` on `[C, L]` | [`Shaped::channels_first`] on `[1, C, L]` |
+//! | `F.dropout(x, p)` | [`Call::forward`] (the default [`MaskShape::elementwise`]) on any tensor |
+//! | `F.dropout1d/2d/3d`, `nn.Dropout1d/2d/3d` | [`MaskShape::channels_first`] on `[N, C, L..]` |
+//! | Keras `SpatialDropout1D`, `SpatialDropout2D/3D` (channels last) | [`MaskShape::channels_last`] on `[N, L.., C]` |
+//! | timm `drop_path`, torchvision `stochastic_depth(mode="row")` | [`MaskShape::per_sample`] |
+//! | AWD-LSTM `LockedDropout` | [`MaskShape::locked_time_major`] (`[T, B, F]`), [`MaskShape::locked_batch_major`] (`[B, T, F]`) |
+//! | TF `tf.nn.dropout(x, rate, noise_shape=s)` | [`MaskShape::noise_shape`]`(&s)` (full rank, no `None`) |
+//! | Flax `nn.Dropout(rate, broadcast_dims=d)` | [`MaskShape::broadcast_dims`]`(&d)` (negative axes as `rank + d`) |
+//! | unbatched `dropout1d` on `[C, L]` | [`MaskShape::channels_first`] on `[1, C, L]` |
 //! | `F.alpha_dropout`, `nn.AlphaDropout` | [`Dropout::alpha`], then any call but the fused forward |
-//! | `F.feature_alpha_dropout` | [`Dropout::alpha`] with [`Shaped::channels_first`] |
+//! | `F.feature_alpha_dropout` | [`Dropout::alpha`] with [`MaskShape::channels_first`] |
 //!
-//! Each shape has the forward pass out of place and in place, with a bit or
-//! byte mask of the mask shape, the mask-free backward, the backward from a
-//! mask, and inference ([`Dropout::forward_shaped`] and its neighbours), for
-//! every element type, ISA and thread count with the same bits.
+//! Every mask shape takes every option but the fused ones: forward out of
+//! place and in place, with a bit or byte mask of the mask shape
+//! ([`MaskShape::mask_len`] elements), the mask-free backward, the backward
+//! from a mask, for every element type, ISA and thread count with the same
+//! bits.
 //!
 //! **Alpha dropout** ([`Scaling::Alpha`]): with `ALPHA' =`
 //! [`ALPHA_PRIME`], `a = 1 / sqrt((1 - p)(1 + p ALPHA'^2))` and
@@ -157,17 +201,19 @@
 //!
 //! | I want to | call |
 //! |---|---|
-//! | drop out a tensor in training | [`Dropout::forward`] (or [`Dropout::forward_in_place`]) |
-//! | its gradient, storing nothing | [`Dropout::backward`] with the same `(stream, offset)` |
-//! | keep the mask anyway (another library's backward, inspection) | [`Dropout::forward_with_mask`] (bits) or [`Dropout::forward_with_byte_mask`], then [`Dropout::backward_from_mask`] / [`Dropout::backward_from_byte_mask`] |
-//! | only the mask | [`Dropout::mask_bits`], [`Dropout::mask_bytes`] |
+//! | drop out a tensor in training | `d.at(site).forward(&x, &mut y)` (or [`Call::forward_in_place`]) |
+//! | its gradient, storing nothing | `d.at(site).backward(&dy, &mut dx)` with the same site, or [`Dropout::replay`] of the forward's handle |
+//! | keep the mask anyway (another library's backward, inspection) | `.mask_out(MaskOut::Bits(&mut words))` (or `Bytes`) on the forward, then `.mask_in(MaskIn::Bits(&words))` on the backward |
+//! | only the mask | `.mask_out(..)` then [`Call::mask`] |
 //! | the layer at test time | [`Dropout::inference`] |
 //! | streams per layer, step, micro-batch, handled for me | [`DropoutLayer`] |
-//! | uncertainty from many masks | [`Dropout::mc_forward`], [`mc_mean_var`] |
+//! | uncertainty from many masks | [`Call::mc_forward`], [`mc_mean_var`] |
 //! | one thread, or my own pool | [`Threading::Sequential`], or call inside `pool.install(..)` |
-//! | channel dropout, drop-path, locked dropout, any noise shape, strided or padded tensors | [`Dropout::forward_shaped`] with a [`Shaped`] mask shape; [`Dropout::backward_shaped`], [`Dropout::inference_shaped`] |
-//! | a shaped call's mask kept | [`Dropout::forward_shaped_with_mask`], sized by [`Shaped::mask_layout`]`(..).len()` (bytes, or [`mask_words`] of it), then [`Dropout::backward_shaped_from_mask`] |
-//! | a shard of a structured tensor | [`Shaped::slab`] |
+//! | channel dropout, drop-path, locked dropout, any noise shape | `.shape(MaskShape::channels_first())` and the others of [`MaskShape`] |
+//! | strided or padded tensors | [`View`], [`ViewMut`] with a [`Layout`], or `ndarray` views |
+//! | the size of a shaped call's mask | [`MaskShape::mask_len`] (bytes; bits: [`mask_words`] of it) |
+//! | a shard of a structured tensor | [`MaskShape::slab`] |
+//! | `y = residual + dropout(x + bias)` and its `dbias` | [`Call::bias`], [`Call::residual`]; [`Call::dbias`] |
 //! | alpha dropout (SELU networks) | [`Dropout::alpha`] |
 //! | the speed limit of this CPU | [`bench::stream_words`] |
 //!
@@ -183,9 +229,9 @@
 //! * **data-parallel rank**: the same stream on every rank, and each shard
 //!   at its **offset** in the global batch, so the global mask does not
 //!   depend on the number of ranks (a shaped call instead passes the whole
-//!   tensor's offset and says where its rows start with [`Shaped::slab`]);
+//!   tensor's offset and says where its rows start with [`MaskShape::slab`]);
 //! * **Monte-Carlo sample** `k`: `fold_in(stream, k)`, what
-//!   [`Dropout::mc_forward`] uses.
+//!   [`Call::mc_forward`] uses.
 //!
 //! An engine loop with micro-batches, two ranks and its own thread pool,
 //! whose backward regenerates every mask:
@@ -205,10 +251,10 @@
 //!             let offset = (rank * rows_per_rank * features) as u64;
 //!             let x = vec![1.0f32; rows_per_rank * features];
 //!             let mut y = vec![0.0f32; x.len()];
-//!             let h = pool.install(|| layer.forward_at(offset, &x, &mut y))?;
+//!             let h = pool.install(|| layer.at(offset).forward(&x, &mut y))?;
 //!             let dy = vec![1.0f32; x.len()];
 //!             let mut dx = vec![0.0f32; x.len()];
-//!             pool.install(|| layer.backward(h, &dy, &mut dx))?;
+//!             pool.install(|| layer.replay(h).backward(&dy, &mut dx))?;
 //!             assert_eq!(dx, y); // the same mask, regenerated
 //!         }
 //!     }

@@ -45,14 +45,15 @@ enum Pattern {
 /// | [`MaskShape::broadcast_dims`] | Flax `Dropout(broadcast_dims=..)` | any | 1 on the given axes |
 ///
 /// ```
-/// use dropkit::{Dropout, Shaped, View, ViewMut};
+/// use dropkit::{Dropout, MaskShape, Site, View, ViewMut};
 /// let d = Dropout::new(0.5)?.with_seed(1);
 /// let x = vec![1.0f32; 2 * 3 * 4];
 /// let mut y = vec![0.0f32; 24];
 /// // dropout2d on [N=2, C=3, H=2, W=2]: one decision per (sample, channel).
 /// let dims = [2, 3, 2, 2];
-/// d.forward_shaped(7, 0, &MaskShape::channels_first(), &View::dense(&x, &dims)?,
-///                  &mut ViewMut::dense(&mut y, &dims)?)?;
+/// d.at(Site::new(7))
+///     .shape(MaskShape::channels_first())
+///     .forward(&View::dense(&x, &dims)?, &mut ViewMut::dense(&mut y, &dims)?)?;
 /// for plane in y.chunks(4) {
 ///     assert!(plane == [0.0; 4] || plane == [2.0; 4]);
 /// }
@@ -183,7 +184,7 @@ impl MaskShape {
     /// [`Error::SlabOutOfRange`], [`Error::SizeOverflow`].
     ///
     /// ```
-    /// use dropkit::{Layout, Shaped};
+    /// use dropkit::{Layout, MaskShape};
     /// let data = Layout::dense(&[8, 16, 16, 32])?;
     /// assert_eq!(MaskShape::channels_last().mask_layout(&data)?.dims(), &[8, 1, 1, 32]);
     /// let slab = Layout::dense(&[2, 16, 16, 32])?; // rows 4..6 of the 8
@@ -290,7 +291,7 @@ impl MaskShape {
 }
 
 /// A stored mask read by a backward pass: bits (as
-/// [`Dropout::forward_with_mask`](crate::Dropout::forward_with_mask)) or
+/// [`crate::Call::mask_out`] wrote it) or
 /// bytes (non-zero kept).
 #[derive(Clone, Copy, Debug)]
 pub enum MaskIn<'a> {
@@ -300,16 +301,17 @@ pub enum MaskIn<'a> {
     Bytes(&'a [u8]),
 }
 
-/// Where a call writes its keep mask, if anywhere (the elementwise calls
-/// pick it by method; the fused ones take it as an argument).
+/// Where a forward pass writes its keep mask, if anywhere
+/// ([`crate::Call::mask_out`]), one entry per mask element.
 #[derive(Debug, Default)]
 pub enum MaskOut<'a> {
     /// No mask.
     #[default]
     None,
-    /// Bit `i % 64` of word `i / 64`, as [`Dropout::forward_with_mask`].
+    /// Bit `i % 64` of word `i / 64` is mask element `i` (bits past the
+    /// last element are 0).
     Bits(&'a mut [u64]),
-    /// One byte per element, as [`Dropout::forward_with_byte_mask`].
+    /// Byte `i` is mask element `i` (1 kept, 0 dropped).
     Bytes(&'a mut [u8]),
 }
 

@@ -1,5 +1,5 @@
 //! Monte-Carlo dropout: many stochastic forward passes of one input
-//! ([`Dropout::mc_forward`]) and their per-element statistics
+//! ([`crate::Call::mc_forward`]) and their per-element statistics
 //! ([`mc_mean_var`]).
 
 use crate::call::Site;
@@ -75,7 +75,7 @@ impl Dropout {
 use crate::limits::MC_COLUMNS as COLUMNS;
 
 /// Per-element mean and (population) variance over the `samples.len() / n`
-/// rows of `samples` (the layout of [`Dropout::mc_forward`]), accumulated
+/// rows of `samples` (the layout of [`crate::Call::mc_forward`]), accumulated
 /// in `f64` with Welford's update in row order (row `k`: `d = v - m`,
 /// `m += d * (1 / (k + 1))`, `m2 += d * (v - m)`; then `var = m2 / rows`),
 /// and rounded once to `E`: the same bits on every machine. It allocates
@@ -83,7 +83,7 @@ use crate::limits::MC_COLUMNS as COLUMNS;
 /// rows in order.
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] if `samples.len()` is not a non-zero multiple of
+/// [`Error::Size`] if `samples.len()` is not a non-zero multiple of
 /// `n` (no rows: nothing to average), or `mean` or `var` is not `n` long.
 ///
 /// ```

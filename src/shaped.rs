@@ -1,5 +1,5 @@
 //! The structured operations of [`Dropout`]: strided views and broadcast
-//! masks ([`Shaped`]), and alpha dropout's forward pass.
+//! masks ([`crate::MaskShape`]), and alpha dropout's forward pass.
 
 use crate::call::Site;
 use crate::config::{Dropout, Scaling};

@@ -31,7 +31,7 @@ impl<'a, E> View<'a, E> {
     /// stride of 0 reads one element many times).
     ///
     /// # Errors
-    /// [`Error::ViewOutOfBounds`] if `data` is shorter than the layout's
+    /// [`Error::Size`] if `data` is shorter than the layout's
     /// span.
     pub fn new(data: &'a [E], layout: Layout) -> Result<Self, Error> {
         if layout.span() > data.len() {
@@ -119,7 +119,7 @@ impl<'a, E> ViewMut<'a, E> {
     /// A writable view of `data` with `layout`.
     ///
     /// # Errors
-    /// [`Error::ViewOutOfBounds`] if `data` is shorter than the layout's
+    /// [`Error::Size`] if `data` is shorter than the layout's
     /// span; [`Error::SelfOverlap`] if the layout's elements cannot be
     /// proven to be at distinct addresses. The check is conservative:
     /// leaving out axes of extent 1 and sorting the others by stride, each
