@@ -1,7 +1,6 @@
 //! The backward and inference passes over dense slices: mask-free (the
 //! forward kernel on the gradient), from a stored mask, and test time.
 
-use crate::call::Site;
 use crate::config::Dropout;
 use crate::driver;
 use crate::element::Element;
@@ -9,6 +8,7 @@ use crate::kernel::{MaskPtr, Piece};
 use crate::mask_shape::{MaskIn, MaskOut};
 use crate::ops::{check_len, Values};
 use crate::rule::{Edge, Infer};
+use crate::site::Site;
 use crate::Error;
 
 impl Dropout {

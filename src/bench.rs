@@ -24,5 +24,8 @@ pub fn stream_words(isa: Isa, seed: u64, stream: u64, offset: u64, n: usize) -> 
     if offset.checked_add(n as u64).is_none() {
         return Err(Error::OffsetOverflow { offset, len: n });
     }
-    Ok(isa.words(seed, stream, offset, n))
+    debug_assert!(isa.is_available());
+    // SAFETY: `isa` is available and `offset + n` does not overflow (both
+    // checked above).
+    Ok(unsafe { crate::arch::words(isa, seed, stream, offset, n) })
 }

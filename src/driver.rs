@@ -4,11 +4,12 @@
 use crate::config::Dropout;
 #[cfg(feature = "rayon")]
 use crate::config::Threading;
-use crate::element::{sealed::Wide, Element};
+use crate::element::Element;
 use crate::kernel::epilogue::FusedPiece;
 #[cfg(feature = "rayon")]
 use crate::kernel::BLOCK;
 use crate::kernel::{MaskPtr, Params, Piece};
+use crate::num::sealed::Wide;
 use crate::rule::Edge;
 
 use crate::limits::PAIR_BLOCKS_MAX;
@@ -122,7 +123,7 @@ fn params<E: Element>(
     d: &Dropout,
     stream: u64,
     pair_blocks: bool,
-) -> Params<crate::element::Factor<E>> {
+) -> Params<crate::num::Factor<E>> {
     Params {
         seed: d.seed(),
         stream,
@@ -257,13 +258,13 @@ unsafe fn fused_edge<E: Element>(keep: bool, n: usize, p: FusedPiece<E>) {
 /// an elementwise mask the two coincide).
 ///
 /// # Safety
-/// As [`crate::kernel::shaped::run`] for the whole job; for
-/// [`crate::kernel::shaped::Source::Generate`], `d`'s rate is strictly
+/// As [`crate::kernel::strided::run`] for the whole job; for
+/// [`crate::kernel::strided::Source::Generate`], `d`'s rate is strictly
 /// between 0 and 1.
 pub(crate) unsafe fn shaped<E: Element>(
     d: &Dropout,
     stream: u64,
-    job: &crate::kernel::shaped::Job<E>,
+    job: &crate::kernel::strided::Job<E>,
 ) {
     let kernel = E::kernels(d.isa()).shaped;
     let p = params::<E>(d, stream, false);

@@ -2,7 +2,6 @@
 //! dropout(x + bias)` in one pass, and its backward pass with a
 //! deterministic `dbias`.
 
-use crate::call::Site;
 use crate::config::Dropout;
 use crate::driver;
 use crate::element::Element;
@@ -11,6 +10,7 @@ use crate::kernel::MaskPtr;
 use crate::mask_shape::{MaskIn, MaskOut};
 use crate::ops::check_len;
 use crate::rule::Edge;
+use crate::site::Site;
 use crate::Error;
 
 use crate::limits::DBIAS_CHUNK_ELEMENTS;

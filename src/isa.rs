@@ -89,27 +89,6 @@ impl Isa {
             Err(crate::Error::IsaUnavailable { isa: self })
         }
     }
-
-    /// The bare generator on `self`: see [`crate::bench::stream_words`].
-    pub(crate) fn words(self, seed: u64, stream: u64, g0: u64, n: usize) -> u32 {
-        use crate::kernel;
-        debug_assert!(self.is_available());
-        // SAFETY: `self` is available (every caller checked it) and
-        // `g0 + n` does not overflow (checked by the caller).
-        unsafe {
-            match self {
-                Isa::Scalar => kernel::scalar::words(seed, stream, g0, n),
-                // `wide` compiles the portable kernels to NEON on aarch64.
-                Isa::Portable | Isa::Neon => kernel::portable::words(seed, stream, g0, n),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => kernel::avx2::words(seed, stream, g0, n),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => kernel::avx512::words(seed, stream, g0, n),
-                #[cfg(not(target_arch = "x86_64"))]
-                Isa::Avx2 | Isa::Avx512 => kernel::scalar::words(seed, stream, g0, n),
-            }
-        }
-    }
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -2,44 +2,10 @@
 //! ([`fold_in`]) and a stateful layer ([`DropoutLayer`]) whose backward pass
 //! regenerates the forward mask.
 
-use crate::call::{Call, DropoutHandle, Site};
-use crate::philox::philox4x32_10;
+use crate::call::{Call, DropoutHandle};
+use crate::philox::fold_in;
+use crate::site::Site;
 use crate::Dropout;
-
-/// Derives a new 64-bit stream (or seed) from `a` and `b`, like JAX's
-/// `fold_in`. Frozen, like stream v1.
-///
-/// For every `a` it is a **bijection of `b`**: distinct steps (samples,
-/// micro-batches) of one layer never share a stream. The construction makes
-/// that a fact, not a probability: two 64-bit round keys `k0, k1` are drawn
-/// from `a` (Philox4x32-10 of `a`), and the result is
-/// `mix(mix(b ^ k0) ^ k1)`, where `mix` is the SplitMix64 finalizer
-/// (`x ^= x >> 30; x *= C1; x ^= x >> 27; x *= C2; x ^= x >> 31` with odd
-/// `C1`, `C2`). Each step (xor with a constant, xor with a right shift of
-/// itself, multiplication by an odd constant modulo 2^64) is invertible, so
-/// their composition is a permutation of `b`. Every output bit depends on
-/// every bit of `a` and of `b`.
-///
-/// ```
-/// use dropkit::fold_in;
-/// let (layer, step, sample) = (3u64, 1000u64, 7u64);
-/// let stream = fold_in(fold_in(layer, step), sample);
-/// assert_ne!(stream, fold_in(fold_in(layer, step), sample + 1));
-/// ```
-pub fn fold_in(a: u64, b: u64) -> u64 {
-    const FOLD: [u32; 2] = [0x666f_6c64, 0x5f69_6e00]; // "fold", "_in"
-    let k = philox4x32_10([a as u32, (a >> 32) as u32, FOLD[0], FOLD[1]], [0, 0]);
-    let k0 = u64::from(k[0]) | (u64::from(k[1]) << 32);
-    let k1 = u64::from(k[2]) | (u64::from(k[3]) << 32);
-    mix(mix(b ^ k0) ^ k1)
-}
-
-/// The SplitMix64 finalizer: a bijection of `u64` with full avalanche.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
 
 /// A dropout layer for a training loop: a [`Dropout`], a layer id, a step
 /// counter, a micro-batch index and a training flag.

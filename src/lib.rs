@@ -277,6 +277,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod arch;
 mod backward;
 pub mod bench;
 mod call;
@@ -294,25 +295,32 @@ mod mask_shape;
 mod mc;
 #[cfg(feature = "ndarray")]
 mod ndarray_views;
+mod num;
 mod ops;
 mod philox;
 mod plan;
 mod rule;
-mod shaped;
+mod run;
+mod shaped_call;
+mod site;
+mod tensor;
 mod view;
 
-pub use call::{AsView, AsViewMut, Call, DropoutHandle, Site};
+pub use call::{Call, DropoutHandle};
 pub use config::{Dropout, Scaling, Threading};
 pub use element::Element;
 pub use error::Error;
 pub use half;
 pub use isa::Isa;
-pub use layer::{fold_in, DropoutLayer};
+pub use layer::DropoutLayer;
 pub use layout::Layout;
 pub use limits::{BLOCK, MAX_RANK};
 pub use limits::{PARALLEL_MIN, PARALLEL_MIN_IN_POOL};
-pub use mask_shape::{MaskIn, MaskOut, MaskShape};
+pub use mask_shape::{mask_words, MaskIn, MaskOut, MaskShape};
 pub use mc::mc_mean_var;
-pub use ops::mask_words;
+pub use philox::fold_in;
+pub use tensor::{AsView, AsViewMut};
+
 pub use rule::ALPHA_PRIME;
+pub use site::Site;
 pub use view::{View, ViewMut};

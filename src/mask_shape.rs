@@ -1,11 +1,33 @@
 //! [`MaskShape`]: the mask shapes of the structured dropouts, and the mask
 //! buffers a call writes ([`MaskOut`]) or reads ([`MaskIn`]).
 
-use crate::kernel::MaskPtr;
 use crate::layout::Layout;
 use crate::limits::MAX_RANK;
-use crate::ops::check_mask;
 use crate::Error;
+
+/// Words a bit mask of `n` elements needs.
+pub fn mask_words(n: usize) -> usize {
+    n.div_ceil(64)
+}
+
+/// Checks a mask buffer of `given` words (`bits`) or bytes against `n`
+/// mask elements.
+pub(crate) fn check_mask(n: usize, bits: bool, given: usize) -> Result<(), Error> {
+    let (expected, what) = if bits {
+        (mask_words(n), "mask words (at least)")
+    } else {
+        (n, "mask bytes (at least)")
+    };
+    if given >= expected {
+        Ok(())
+    } else {
+        Err(Error::Size {
+            what,
+            expected,
+            given,
+        })
+    }
+}
 
 /// Which axes the mask broadcasts along.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -339,14 +361,6 @@ impl MaskOut<'_> {
             MaskOut::Bytes(b) => b[..n].fill(u8::from(keep)),
         }
     }
-
-    pub(crate) fn ptr(self) -> MaskPtr {
-        match self {
-            MaskOut::None => MaskPtr::None,
-            MaskOut::Bits(w) => MaskPtr::Bits(w.as_mut_ptr()),
-            MaskOut::Bytes(b) => MaskPtr::Bytes(b.as_mut_ptr()),
-        }
-    }
 }
 
 impl MaskIn<'_> {
@@ -355,14 +369,6 @@ impl MaskIn<'_> {
         match self {
             MaskIn::Bits(w) => check_mask(n, true, w.len()),
             MaskIn::Bytes(b) => check_mask(n, false, b.len()),
-        }
-    }
-
-    /// The mask as the kernels' pointer (only read through it).
-    pub(crate) fn ptr(self) -> MaskPtr {
-        match self {
-            MaskIn::Bits(w) => MaskPtr::Bits(w.as_ptr().cast_mut()),
-            MaskIn::Bytes(b) => MaskPtr::Bytes(b.as_ptr().cast_mut()),
         }
     }
 }

@@ -2,14 +2,14 @@
 //! ([`crate::Call::mc_forward`]) and their per-element statistics
 //! ([`mc_mean_var`]).
 
-use crate::call::Site;
 use crate::element::Element;
-use crate::layer::fold_in;
 use crate::layout::Layout;
 use crate::mask_shape::{MaskOut, MaskShape};
 use crate::ops::Values;
+use crate::philox::fold_in;
 use crate::plan::plan;
-use crate::shaped::Pass;
+use crate::shaped_call::Pass;
+use crate::site::Site;
 use crate::view::{View, ViewMut};
 use crate::{Dropout, Error};
 

@@ -2,9 +2,9 @@
 //! `ndarray` 0.16): the array's shape and strides; negative strides are
 //! refused.
 
-use crate::call::{AsView, AsViewMut};
 use crate::layout::Layout;
 use crate::limits::MAX_RANK;
+use crate::tensor::{AsView, AsViewMut};
 use crate::view::{View, ViewMut};
 use crate::Error;
 use ndarray::{ArrayBase, ArrayView, ArrayViewMut, Data, DataMut, Dimension};

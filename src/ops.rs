@@ -1,19 +1,14 @@
 //! The public operations of [`Dropout`], generic over the [`Element`] type:
 //! validation and the rate edges here, the work in `driver` and `kernel`.
 
-use crate::call::Site;
 use crate::config::Dropout;
 use crate::driver;
 use crate::element::Element;
-use crate::kernel::Piece;
-use crate::mask_shape::MaskOut;
+use crate::kernel::{MaskPtr, Piece};
+use crate::mask_shape::{MaskIn, MaskOut};
 use crate::rule::Edge;
+use crate::site::Site;
 use crate::Error;
-
-/// Words a bit mask of `n` elements needs.
-pub fn mask_words(n: usize) -> usize {
-    n.div_ceil(64)
-}
 
 pub(crate) fn check_len(input: usize, output: usize) -> Result<(), Error> {
     if input == output {
@@ -31,25 +26,6 @@ fn check_offset(offset: u64, len: usize) -> Result<(), Error> {
     match offset.checked_add(len as u64) {
         Some(_) => Ok(()),
         None => Err(Error::OffsetOverflow { offset, len }),
-    }
-}
-
-/// Checks a mask buffer of `given` words (`bits`) or bytes against `n`
-/// mask elements.
-pub(crate) fn check_mask(n: usize, bits: bool, given: usize) -> Result<(), Error> {
-    let (expected, what) = if bits {
-        (mask_words(n), "mask words (at least)")
-    } else {
-        (n, "mask bytes (at least)")
-    };
-    if given >= expected {
-        Ok(())
-    } else {
-        Err(Error::Size {
-            what,
-            expected,
-            given,
-        })
     }
 }
 
@@ -125,5 +101,25 @@ impl Dropout {
             }
         }
         Ok(())
+    }
+}
+
+impl MaskOut<'_> {
+    pub(crate) fn ptr(self) -> MaskPtr {
+        match self {
+            MaskOut::None => MaskPtr::None,
+            MaskOut::Bits(w) => MaskPtr::Bits(w.as_mut_ptr()),
+            MaskOut::Bytes(b) => MaskPtr::Bytes(b.as_mut_ptr()),
+        }
+    }
+}
+
+impl MaskIn<'_> {
+    /// The mask as the kernels' pointer (only read through it).
+    pub(crate) fn ptr(self) -> MaskPtr {
+        match self {
+            MaskIn::Bits(w) => MaskPtr::Bits(w.as_ptr().cast_mut()),
+            MaskIn::Bytes(b) => MaskPtr::Bytes(b.as_ptr().cast_mut()),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! [`Plan`]: a shaped call validated and its axes collapsed for the
 //! strided walker.
 
-use crate::kernel::shaped::gcd;
+use crate::kernel::cursor::gcd;
 use crate::layout::Layout;
 use crate::limits::{MAX_RANK, PERIOD_BITS_MAX};
 use crate::mask_shape::MaskShape;
@@ -14,7 +14,7 @@ pub(crate) struct Plan {
     pub sx: [usize; MAX_RANK],
     pub sy: [usize; MAX_RANK],
     pub ms: [usize; MAX_RANK],
-    /// See [`crate::kernel::shaped::Job::period`].
+    /// See [`crate::kernel::strided::Job::period`].
     pub period: usize,
     /// Global index of the slab's first mask element.
     pub g0: u64,

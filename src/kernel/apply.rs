@@ -4,7 +4,7 @@ use super::data::Data;
 use super::lanes::Gen16;
 use super::walk::{Out, Scaled};
 use super::{MaskPtr, LANES};
-use crate::element::Factor;
+use crate::num::Factor;
 
 /// `dst[i] = keep(i) ? src[i] * s : +0.0` with `keep(i)` read from `mask`
 /// (bit `i % 64` of word `i / 64`, or byte `i` non-zero).

@@ -7,7 +7,7 @@
 
 use super::lanes::Gen16;
 use super::LANES;
-use crate::element::{Element, Factor};
+use crate::num::{sealed::Sealed, Factor};
 use core::marker::PhantomData;
 
 /// How one element type turns 16 inputs and a keep word into 16 outputs.
@@ -17,7 +17,7 @@ use core::marker::PhantomData;
 /// any feature the implementation names) is available.
 pub unsafe trait Data<G: Gen16> {
     /// The element type.
-    type E: Element;
+    type E: Sealed;
     /// The factor, in the form [`Data::apply16`] wants.
     type S: Copy;
     /// Prepares the factor once per call.
@@ -37,7 +37,7 @@ pub unsafe trait Data<G: Gen16> {
 pub struct Lanewise<E>(PhantomData<E>);
 
 // SAFETY: plain Rust plus `G::keep_lanes`, which the caller's ISA runs.
-unsafe impl<G: Gen16, E: Element> Data<G> for Lanewise<E> {
+unsafe impl<G: Gen16, E: Sealed> Data<G> for Lanewise<E> {
     type E = E;
     type S = Factor<E>;
     #[inline(always)]

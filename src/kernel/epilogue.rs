@@ -5,7 +5,10 @@
 use super::lanes::Gen16;
 use super::walk::Out;
 use super::{MaskPtr, LANES};
-use crate::element::{sealed::Wide, Element, Factor};
+use crate::num::{
+    sealed::{Sealed, Wide},
+    Factor,
+};
 
 /// The raw job of one fused piece: rows of `features` elements, the first
 /// element at column `col0`. Null `bias` / `residual`: absent.
@@ -68,7 +71,7 @@ impl<E> FusedPiece<E> {
 
 /// [`Out`] of the fused epilogue; `BIAS` and `RES` say whether the piece
 /// has a bias and a residual (so that each case is its own loop).
-pub struct Epilogue<E: Element, const BIAS: bool, const RES: bool> {
+pub struct Epilogue<E: Sealed, const BIAS: bool, const RES: bool> {
     piece: FusedPiece<E>,
     s: Factor<E>,
     /// Column of slice position `next`, kept up to date so that the usual
@@ -77,7 +80,7 @@ pub struct Epilogue<E: Element, const BIAS: bool, const RES: bool> {
     col: usize,
 }
 
-impl<E: Element, const BIAS: bool, const RES: bool> Epilogue<E, BIAS, RES> {
+impl<E: Sealed, const BIAS: bool, const RES: bool> Epilogue<E, BIAS, RES> {
     /// The column of slice position `i`.
     #[inline(always)]
     fn column(&mut self, i: usize) -> usize {
@@ -97,7 +100,7 @@ impl<E: Element, const BIAS: bool, const RES: bool> Epilogue<E, BIAS, RES> {
         let f = self.piece.features;
         let start = self.column(at);
         let (p, s) = (self.piece, self.s);
-        let mut bias = [<E as crate::element::sealed::Sealed>::ZERO; LANES];
+        let mut bias = [<E as crate::num::sealed::Sealed>::ZERO; LANES];
         // SAFETY: positions `at..at + cnt` are valid (caller's contract)
         // and every bias index is below `features`.
         unsafe {
@@ -113,7 +116,7 @@ impl<E: Element, const BIAS: bool, const RES: bool> Epilogue<E, BIAS, RES> {
                 }
             }
             let x = core::slice::from_raw_parts(p.x.add(at), cnt);
-            let mut out = [<E as crate::element::sealed::Sealed>::ZERO; LANES];
+            let mut out = [<E as crate::num::sealed::Sealed>::ZERO; LANES];
             let keep = &keep[lo..lo + cnt];
             match (p.bias.is_null(), p.residual.is_null()) {
                 (true, true) => {
@@ -146,12 +149,12 @@ impl<E: Element, const BIAS: bool, const RES: bool> Epilogue<E, BIAS, RES> {
 /// Building an epilogue of one bias/residual case from a piece.
 pub trait FromPiece {
     /// The element type.
-    type E: Element;
+    type E: Sealed;
     /// The epilogue of `piece` with training factor `s`.
     fn from_piece(piece: FusedPiece<Self::E>, s: Factor<Self::E>) -> Self;
 }
 
-impl<E: Element, const BIAS: bool, const RES: bool> FromPiece for Epilogue<E, BIAS, RES> {
+impl<E: Sealed, const BIAS: bool, const RES: bool> FromPiece for Epilogue<E, BIAS, RES> {
     type E = E;
     fn from_piece(piece: FusedPiece<E>, s: Factor<E>) -> Self {
         Epilogue {
@@ -168,7 +171,7 @@ impl<E: Element, const BIAS: bool, const RES: bool> FromPiece for Epilogue<E, BI
 /// # Safety
 /// With `RES`, `residual` is valid at positions `at..at + x.len()`.
 #[inline(always)]
-unsafe fn lanes<E: Element, const BIAS: bool, const RES: bool>(
+unsafe fn lanes<E: Sealed, const BIAS: bool, const RES: bool>(
     x: &[E],
     bias: &[E; LANES],
     residual: *const E,
@@ -196,7 +199,7 @@ unsafe fn lanes<E: Element, const BIAS: bool, const RES: bool>(
 /// One whole step: 16 lanes in fixed-size arrays, so that the compiler
 /// vectorizes it under the ISA's target features.
 #[inline(always)]
-fn step16<E: Element, const BIAS: bool, const RES: bool>(
+fn step16<E: Sealed, const BIAS: bool, const RES: bool>(
     x: [E; LANES],
     bias: [E; LANES],
     residual: [E; LANES],
@@ -223,7 +226,7 @@ fn step16<E: Element, const BIAS: bool, const RES: bool>(
 
 // SAFETY: reads `x`, the bias and the residual and writes `y` only at the
 // positions passed, which the creator guarantees are valid.
-unsafe impl<G: Gen16, E: Element, const BIAS: bool, const RES: bool> Out<G>
+unsafe impl<G: Gen16, E: Sealed, const BIAS: bool, const RES: bool> Out<G>
     for Epilogue<E, BIAS, RES>
 {
     #[inline(always)]
@@ -241,7 +244,7 @@ unsafe impl<G: Gen16, E: Element, const BIAS: bool, const RES: bool> Out<G>
             let p = self.piece;
             let load = |q: *const E| q.cast::<[E; LANES]>().read_unaligned();
             let x = load(p.x.add(i));
-            let zero = [<E as crate::element::sealed::Sealed>::ZERO; LANES];
+            let zero = [<E as crate::num::sealed::Sealed>::ZERO; LANES];
             let b = if BIAS { load(p.bias.add(col)) } else { zero };
             let r = if RES { load(p.residual.add(i)) } else { zero };
             let y = step16::<E, BIAS, RES>(x, b, r, keep, self.s);

@@ -7,9 +7,9 @@
 //!
 //! [`walk`] runs the generator block by block and feeds both the data side
 //! and a mask [`sink`]; [`apply`] feeds the data side from a stored mask.
-//! Each ISA module (`scalar`, `portable`, `avx2`, `avx512`) supplies its
-//! generator type and data sides and instantiates the entry points below
-//! behind its `#[target_feature]`.
+//! Each ISA module under `crate::arch` (`scalar`, `portable`, `avx2`,
+//! `avx512`) supplies its generator type and data sides and instantiates the
+//! entry points below behind its `#[target_feature]`.
 //!
 //! Layout (stream v1): inside a block of 4096 global indices, 16
 //! consecutive indices are one step of the 16 lane generators, so one vector
@@ -24,24 +24,18 @@
 //! temporaries at once.
 
 pub(crate) mod apply;
-#[cfg(target_arch = "x86_64")]
-pub(crate) mod avx2;
-#[cfg(target_arch = "x86_64")]
-pub(crate) mod avx512;
+pub(crate) mod cursor;
 pub(crate) mod data;
 pub(crate) mod epilogue;
 pub(crate) mod lanes;
-pub(crate) mod portable;
-pub(crate) mod scalar;
-pub(crate) mod shaped;
+pub(crate) mod rows;
 pub(crate) mod sink;
+pub(crate) mod strided;
 pub(crate) mod walk;
-#[cfg(target_arch = "x86_64")]
-pub(crate) mod ymm;
 
 pub use lanes::Gen16;
 
-use crate::element::Factor;
+use crate::num::Factor;
 
 pub use crate::limits::{BLOCK, LANES};
 
@@ -142,7 +136,7 @@ impl<E> Piece<E> {
 }
 
 /// One element type's entry points on one ISA.
-pub struct Kernels<E: crate::element::sealed::Sealed> {
+pub struct Kernels<E: crate::num::sealed::Sealed> {
     /// Stream-v1 forward of `n` elements at global index `g0`.
     ///
     /// Safety: the ISA is available; the piece's pointers are valid for `n`
@@ -158,10 +152,10 @@ pub struct Kernels<E: crate::element::sealed::Sealed> {
     /// Safety: the ISA is available; the piece's pointers are valid for `n`
     /// elements (the bias for `features`); `g0 + n <= 2^64`.
     pub fused: unsafe fn(&Params<Factor<E>>, u64, usize, epilogue::FusedPiece<E>),
-    /// A shaped job over data elements `lo..hi` (see [`shaped::run`]).
+    /// A shaped job over data elements `lo..hi` (see [`strided::run`]).
     ///
-    /// Safety: the ISA is available; see [`shaped::run`].
-    pub shaped: unsafe fn(&Params<Factor<E>>, &shaped::Job<E>, usize, usize),
+    /// Safety: the ISA is available; see [`strided::run`].
+    pub shaped: unsafe fn(&Params<Factor<E>>, &strided::Job<E>, usize, usize),
 }
 
 /// Defines an ISA module's entry points for every data side `D` of its
@@ -175,7 +169,7 @@ macro_rules! entry_points {
         /// This module's ISA is available; see [`crate::kernel::Kernels`].
         $(#[target_feature(enable = $feat)])?
         unsafe fn forward<D: $crate::kernel::data::Data<$G>>(
-            p: &$crate::kernel::Params<$crate::element::Factor<D::E>>,
+            p: &$crate::kernel::Params<$crate::num::Factor<D::E>>,
             g0: u64,
             n: usize,
             piece: $crate::kernel::Piece<D::E>,
@@ -192,7 +186,7 @@ macro_rules! entry_points {
         unsafe fn apply<D: $crate::kernel::data::Data<$G>>(
             piece: $crate::kernel::Piece<D::E>,
             n: usize,
-            s: $crate::element::Factor<D::E>,
+            s: $crate::num::Factor<D::E>,
         ) {
             // SAFETY: forwarded contract.
             unsafe {
@@ -205,8 +199,8 @@ macro_rules! entry_points {
         /// # Safety
         /// This module's ISA is available; see [`crate::kernel::Kernels`].
         $(#[target_feature(enable = $feat)])?
-        unsafe fn fused<E: $crate::element::Element>(
-            p: &$crate::kernel::Params<$crate::element::Factor<E>>,
+        unsafe fn fused<E: $crate::num::sealed::Sealed>(
+            p: &$crate::kernel::Params<$crate::num::Factor<E>>,
             g0: u64,
             n: usize,
             piece: $crate::kernel::epilogue::FusedPiece<E>,
@@ -215,19 +209,19 @@ macro_rules! entry_points {
             unsafe { $crate::kernel::fused_generic::<$G, E>(p, g0, n, piece) }
         }
 
-        /// A shaped job; see [`crate::kernel::shaped::run`].
+        /// A shaped job; see [`crate::kernel::strided::run`].
         ///
         /// # Safety
         /// This module's ISA is available; see [`crate::kernel::Kernels`].
         $(#[target_feature(enable = $feat)])?
         unsafe fn shaped<D: $crate::kernel::data::Data<$G>>(
-            p: &$crate::kernel::Params<$crate::element::Factor<D::E>>,
-            job: &$crate::kernel::shaped::Job<D::E>,
+            p: &$crate::kernel::Params<$crate::num::Factor<D::E>>,
+            job: &$crate::kernel::strided::Job<D::E>,
             lo: usize,
             hi: usize,
         ) {
             // SAFETY: forwarded contract.
-            unsafe { $crate::kernel::shaped::run::<$G, D>(p, job, lo, hi) }
+            unsafe { $crate::kernel::strided::run::<$G, D>(p, job, lo, hi) }
         }
 
         /// The entry points of data side `D`.
@@ -304,7 +298,7 @@ pub(crate) unsafe fn forward_generic<G: Gen16, D: data::Data<G>>(
 /// `G`'s ISA is available; the piece's pointers valid for `n` elements (the
 /// bias for `features`); `g0 + n <= 2^64`.
 #[inline(always)]
-pub(crate) unsafe fn fused_generic<G: Gen16, E: crate::element::Element>(
+pub(crate) unsafe fn fused_generic<G: Gen16, E: crate::num::sealed::Sealed>(
     p: &Params<Factor<E>>,
     g0: u64,
     n: usize,

@@ -6,7 +6,7 @@ use super::data::Data;
 use super::lanes::{Gen16, Lanes};
 use super::sink::Sink;
 use super::{Params, BLOCK, LANES};
-use crate::element::{sealed::Sealed, Factor};
+use crate::num::{sealed::Sealed, Factor};
 
 /// Where the elements of a step come from and go to.
 ///

@@ -14,7 +14,7 @@
 //! two-block state fits without spills.
 
 use super::ymm::{f16c_module, ymm_pair_methods};
-use super::{Gen16, LANES};
+use crate::kernel::{Gen16, LANES};
 use core::arch::x86_64::*;
 
 /// Sixteen `u32` lanes as two 256-bit halves (lanes 0..8, 8..16).
@@ -105,6 +105,6 @@ unsafe impl Gen16 for Avx512 {
     }
 }
 
-super::entry_points!(Avx512, "avx512f,avx512vl");
-super::generator_entry!(Avx512, "avx512f,avx512vl");
+crate::kernel::entry_points!(Avx512, "avx512f,avx512vl");
+crate::kernel::generator_entry!(Avx512, "avx512f,avx512vl");
 f16c_module!(Avx512, "avx512f,avx512vl,f16c");

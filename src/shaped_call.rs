@@ -1,15 +1,15 @@
 //! The structured operations of [`Dropout`]: strided views and broadcast
 //! masks ([`crate::MaskShape`]), and alpha dropout's forward pass.
 
-use crate::call::Site;
 use crate::config::{Dropout, Scaling};
 use crate::driver;
 use crate::element::Element;
-use crate::kernel::shaped::MAX_RANK;
-use crate::kernel::shaped::{Job, Op, Source};
+use crate::kernel::strided::MAX_RANK;
+use crate::kernel::strided::{Job, Op, Source};
 use crate::mask_shape::{MaskIn, MaskOut, MaskShape};
 use crate::plan::{plan, Plan};
 use crate::rule::{Edge, Infer};
+use crate::site::Site;
 use crate::view::{View, ViewMut};
 use crate::Error;
 

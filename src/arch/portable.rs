@@ -2,9 +2,9 @@
 //! instructions at compile time: SSE2 in a default x86-64 build, NEON on
 //! aarch64, AVX2/AVX-512 under `-C target-cpu=native`.
 
-use super::data::Data;
-use super::lanes::LANE_BITS;
-use super::{Gen16, LANES};
+use crate::kernel::data::Data;
+use crate::kernel::lanes::LANE_BITS;
+use crate::kernel::{Gen16, LANES};
 use half::{bf16, f16};
 use wide::{bytemuck::cast, f32x16, i32x16, u16x16, u32x16};
 
@@ -233,5 +233,5 @@ unsafe impl Data<Portable> for F16 {
     }
 }
 
-super::entry_points!(Portable);
-super::generator_entry!(Portable);
+crate::kernel::entry_points!(Portable);
+crate::kernel::generator_entry!(Portable);

@@ -4,8 +4,8 @@
 //! conversions. Only the rotates, the compare, the keep type and the masked
 //! multiply differ.
 
-use super::data::Data;
-use super::Gen16;
+use crate::kernel::data::Data;
+use crate::kernel::Gen16;
 use core::arch::x86_64::*;
 
 /// `(high, low)` of the eight 32x32-bit products of `a` and `m`.
@@ -315,7 +315,7 @@ macro_rules! f16c_module {
         /// F16C as well.
         pub(crate) mod f16c {
             use super::$G;
-            pub(crate) use crate::kernel::ymm::F16c as F16;
+            pub(crate) use crate::arch::ymm::F16c as F16;
 
             crate::kernel::entry_points!($G, $feat);
         }

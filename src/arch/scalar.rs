@@ -1,8 +1,8 @@
 //! The scalar fallback: 16 lanes in plain arrays, no per-element branches.
 //! It runs on any CPU and is what `Isa::Scalar` forces. Its data side is
-//! [`super::data::Lanewise`] for every element type.
+//! [`crate::kernel::data::Lanewise`] for every element type.
 
-use super::{Gen16, LANES};
+use crate::kernel::{Gen16, LANES};
 
 /// Sixteen `u32` lanes in an array.
 #[derive(Clone, Copy)]
@@ -93,5 +93,5 @@ unsafe impl Gen16 for Scalar {
     }
 }
 
-super::entry_points!(Scalar);
-super::generator_entry!(Scalar);
+crate::kernel::entry_points!(Scalar);
+crate::kernel::generator_entry!(Scalar);

@@ -1,9 +1,9 @@
 //! AVX2: the 16 lanes are two `__m256i`. Reached only after runtime detection
 //! (see `isa`), through the `#[target_feature]` entry points below.
 
-use super::lanes::LANE_BITS;
 use super::ymm::{f16c_module, ymm_pair_methods};
-use super::{Gen16, LANES};
+use crate::kernel::lanes::LANE_BITS;
+use crate::kernel::{Gen16, LANES};
 use core::arch::x86_64::*;
 
 /// Sixteen `u32` lanes in two AVX2 registers (lanes 0..8, 8..16).
@@ -102,6 +102,6 @@ unsafe impl Gen16 for Avx2 {
     }
 }
 
-super::entry_points!(Avx2, "avx2");
-super::generator_entry!(Avx2, "avx2");
+crate::kernel::entry_points!(Avx2, "avx2");
+crate::kernel::generator_entry!(Avx2, "avx2");
 f16c_module!(Avx2, "avx2,f16c");
