@@ -22,7 +22,7 @@ IFS=. read -r major minor _ <<<"$version"
 if [[ $major == 0 ]]; then soname="libdropkit.so.0.$minor"; else soname="libdropkit.so.$major"; fi
 
 cargo build --profile capi-release -p dropkit-capi
-out=target/capi-release
+out="${CARGO_TARGET_DIR:-target}/capi-release"
 
 install -d "$prefix/include" "$prefix/lib/pkgconfig"
 install -m 644 capi/include/dropkit.h "$prefix/include/dropkit.h"
