@@ -1,6 +1,7 @@
 //! Runs the C side of the ABI: the header compiled as C11 (`-Wall -Wextra
 //! -Werror`) and as C++, `tests/c/test_capi.c` and `examples/engine_loop.c`
-//! built with the system C compiler against the static library and run,
+//! built with the system C compiler against the static library and run
+//! (`examples/install_check.cpp` as C++),
 //! and the C program's printed outputs compared with the Rust crate's; the
 //! shared library loaded from Python with ctypes (standard library only).
 //!
@@ -9,7 +10,7 @@
 //! build first, as `.ci/run` does.
 
 use dropkit::half::{bf16, f16};
-use dropkit::{Dropout, Element, Fused, Scaling};
+use dropkit::{mc_mean_var, Dropout, Element, Scaling, Site};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -92,22 +93,29 @@ fn expected<E: Element + Copy>(name: &str, from: impl Fn(f32) -> E) -> String {
     let b: Vec<E> = (0..10).map(|i| from(i as f32 * 0.125)).collect();
     let d = Dropout::new(0.3).unwrap().with_seed(7);
     let c = d.with_scaling(Scaling::Classic);
+    let site = Site::new(5).at(4090);
     let mut y = x.clone();
     let mut out = String::new();
-    d.forward(5, 4090, &x, &mut y).unwrap();
+    d.at(site).forward(&x, &mut y).unwrap();
     out += &format!("{name} forward:{}\n", words(&y));
-    d.fused_forward(5, 4090, Fused::rows(10).bias(&b).residual(&r), &x, &mut y)
+    d.at(site)
+        .bias(&b)
+        .residual(&r)
+        .forward(&x, &mut y)
         .unwrap();
     out += &format!("{name} fused:{}\n", words(&y));
     let (mut dx, mut db) = (x.clone(), b.clone());
-    d.fused_backward(5, 4090, 10, &x, &mut dx, Some(&mut db))
-        .unwrap();
+    d.at(site).dbias(&mut db).backward(&x, &mut dx).unwrap();
     out += &format!("{name} dbias:{}\n", words(&db));
     c.inference(&x, &mut y).unwrap();
     out += &format!("{name} classic inference:{}\n", words(&y));
     let mut mc = vec![x[0]; 300];
-    d.mc_forward(9, &x, &mut mc, 3).unwrap();
+    d.at(Site::new(9)).mc_forward(&x, &mut mc, 3).unwrap();
     out += &format!("{name} mc:{}\n", words(&mc));
+    let (mut mean, mut var) = (x.clone(), x.clone());
+    mc_mean_var(&mc, 100, &mut mean, &mut var).unwrap();
+    out += &format!("{name} mean:{}\n", words(&mean));
+    out += &format!("{name} var:{}\n", words(&var));
     out
 }
 
@@ -128,10 +136,28 @@ fn the_c_program_passes_and_prints_what_the_crate_computes() {
 fn the_engine_loop_example_runs() {
     let exe = build_c("examples/engine_loop.c", "engine_loop");
     let printed = run(&mut Command::new(&exe));
+    assert!(printed.contains("engine loop done"), "{printed}");
     assert!(
-        printed.contains("backward regenerated every mask"),
+        printed.contains(
+            "refused as expected: a buffer or tensor has the wrong size: \
+             wrong size: mask words (at least): expected 2, given 1"
+        ),
         "{printed}"
     );
+}
+
+#[test]
+fn the_cxx_install_check_runs() {
+    let exe = lib_dir().join("install_check");
+    run(Command::new("c++")
+        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O1", "-I"])
+        .arg(capi().join("include"))
+        .arg(capi().join("examples/install_check.cpp"))
+        .arg(lib_dir().join("libdropkit.a"))
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe));
+    let printed = run(&mut Command::new(&exe));
+    assert!(printed.starts_with("dropkit from C++"), "{printed}");
 }
 
 #[test]
