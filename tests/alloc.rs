@@ -3,7 +3,9 @@
 //! the rayon pool may allocate inside rayon; they are not counted here.)
 
 use dropkit::half::{bf16, f16};
-use dropkit::{mask_words, mc_mean_var, Dropout, DropoutLayer, Element, Threading};
+use dropkit::{
+    mask_words, mc_mean_var, Dropout, DropoutLayer, Element, MaskIn, MaskOut, Site, Threading,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -44,22 +46,40 @@ fn every_call<E: Element + Copy>(d: Dropout, v: E) {
     let layer = DropoutLayer::new(d, 3);
     COUNTING.with(|c| c.set(true));
     let before = ALLOCATIONS.load(Ordering::Relaxed);
-    d.forward(1, 7, &x, &mut y).unwrap();
-    d.forward_in_place(1, 7, &mut y).unwrap();
-    d.forward_with_mask(1, 7, &x, &mut y, &mut words).unwrap();
-    d.forward_with_byte_mask(1, 7, &x, &mut y, &mut bytes)
+    let site = Site::new(1).at(7);
+    d.at(site).forward(&x, &mut y).unwrap();
+    d.at(site).forward_in_place(&mut y).unwrap();
+    d.at(site)
+        .mask_out(MaskOut::Bits(&mut words))
+        .forward(&x, &mut y)
         .unwrap();
-    d.mask_bits(1, 7, n, &mut words).unwrap();
-    d.mask_bytes(1, 7, &mut bytes).unwrap();
-    d.backward(1, 7, &x, &mut y).unwrap();
-    d.backward_from_mask(&words, &x, &mut y).unwrap();
-    d.backward_from_byte_mask_in_place(&bytes, &mut y).unwrap();
+    d.at(site)
+        .mask_out(MaskOut::Bytes(&mut bytes))
+        .forward(&x, &mut y)
+        .unwrap();
+    d.at::<E>(site)
+        .mask_out(MaskOut::Bits(&mut words))
+        .mask(n)
+        .unwrap();
+    d.at::<E>(site)
+        .mask_out(MaskOut::Bytes(&mut bytes))
+        .mask(n)
+        .unwrap();
+    d.at(site).backward(&x, &mut y).unwrap();
+    d.at(Site::default())
+        .mask_in(MaskIn::Bits(&words))
+        .backward(&x, &mut y)
+        .unwrap();
+    d.at(Site::default())
+        .mask_in(MaskIn::Bytes(&bytes))
+        .backward_in_place(&mut y)
+        .unwrap();
     d.inference(&x, &mut y).unwrap();
-    d.mc_forward(2, &x, &mut rows, 3).unwrap();
+    d.at(Site::new(2)).mc_forward(&x, &mut rows, 3).unwrap();
     mc_mean_var(&rows, n, &mut mean, &mut var).unwrap();
-    let h = layer.forward(&x, &mut y).unwrap();
-    layer.backward(h, &x, &mut y).unwrap();
-    let _ = d.forward(1, 7, &x, &mut y[1..]).unwrap_err();
+    let h = layer.at(0).forward(&x, &mut y).unwrap();
+    layer.replay(h).backward(&x, &mut y).unwrap();
+    let _ = d.at(site).forward(&x, &mut y[1..]).unwrap_err();
     let after = ALLOCATIONS.load(Ordering::Relaxed);
     COUNTING.with(|c| c.set(false));
     assert_eq!(after - before, 0, "{} {d:?}", std::any::type_name::<E>());

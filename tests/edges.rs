@@ -3,7 +3,7 @@
 mod common;
 
 use common::{bits, inputs};
-use dropkit::{mask_words, Dropout, Error, Isa, Scaling, Threading};
+use dropkit::{mask_words, Dropout, Error, Isa, MaskIn, MaskOut, Scaling, Site, Threading};
 
 fn all_variants(rate: f64) -> Vec<Dropout> {
     let mut v = Vec::new();
@@ -23,20 +23,27 @@ fn rate_zero_is_the_identity() {
     let x = inputs(5000, 1);
     for d in all_variants(0.0) {
         let mut y = vec![1.5f32; x.len()];
-        d.forward(1, 2, &x, &mut y).unwrap();
+        let site = Site::new(1).at(2);
+        d.at(site).forward(&x, &mut y).unwrap();
         assert_eq!(bits(&y), bits(&x), "{d:?}");
         // In place touches nothing: signalling NaN payloads survive.
         let mut z = x.clone();
-        d.forward_in_place(1, 2, &mut z).unwrap();
+        d.at(site).forward_in_place(&mut z).unwrap();
         assert_eq!(bits(&z), bits(&x));
         let mut dx = vec![0f32; x.len()];
-        d.backward(1, 2, &x, &mut dx).unwrap();
+        d.at(site).backward(&x, &mut dx).unwrap();
         assert_eq!(bits(&dx), bits(&x), "backward passes the gradient through");
         let mut words = vec![0u64; mask_words(x.len())];
-        d.mask_bits(1, 2, x.len(), &mut words).unwrap();
+        d.at::<f32>(site)
+            .mask_out(MaskOut::Bits(&mut words))
+            .mask(x.len())
+            .unwrap();
         assert!((0..x.len()).all(|i| words[i / 64] >> (i % 64) & 1 == 1));
         assert_eq!(words.last().unwrap() >> (x.len() % 64), 0, "no bits past n");
-        d.backward_from_mask(&words, &x, &mut dx).unwrap();
+        d.at(Site::default())
+            .mask_in(MaskIn::Bits(&words))
+            .backward(&x, &mut dx)
+            .unwrap();
         assert_eq!(bits(&dx), bits(&x));
     }
 }
@@ -46,22 +53,29 @@ fn rate_one_is_all_positive_zero() {
     let x = inputs(5000, 2);
     for d in all_variants(1.0) {
         let mut y = vec![f32::NAN; x.len()];
-        d.forward(1, 2, &x, &mut y).unwrap();
+        let site = Site::new(1).at(2);
+        d.at(site).forward(&x, &mut y).unwrap();
         assert!(y.iter().all(|v| v.to_bits() == 0), "{d:?}");
         let mut z = x.clone();
-        d.forward_in_place(1, 2, &mut z).unwrap();
+        d.at(site).forward_in_place(&mut z).unwrap();
         assert!(z.iter().all(|v| v.to_bits() == 0));
         let mut dx = vec![f32::NAN; x.len()];
-        d.backward(1, 2, &x, &mut dx).unwrap();
+        d.at(site).backward(&x, &mut dx).unwrap();
         assert!(dx.iter().all(|v| v.to_bits() == 0));
         let ones = vec![u64::MAX; mask_words(x.len())];
-        d.backward_from_mask(&ones, &x, &mut dx).unwrap();
+        d.at(Site::default())
+            .mask_in(MaskIn::Bits(&ones))
+            .backward(&x, &mut dx)
+            .unwrap();
         assert!(
             dx.iter().all(|v| v.to_bits() == 0),
             "never NaN, whatever the mask"
         );
         let mut bytes = vec![1u8; x.len()];
-        d.mask_bytes(1, 2, &mut bytes).unwrap();
+        d.at::<f32>(site)
+            .mask_out(MaskOut::Bytes(&mut bytes))
+            .mask(x.len())
+            .unwrap();
         assert!(bytes.iter().all(|&b| b == 0));
     }
 }
@@ -80,7 +94,10 @@ fn dropped_elements_are_positive_zero_whatever_the_input() {
     for d in all_variants(0.5) {
         let mut y = vec![0f32; x.len()];
         let mut m = vec![0u8; x.len()];
-        d.forward_with_byte_mask(3, 0, &x, &mut y, &mut m).unwrap();
+        d.at(Site::new(3))
+            .mask_out(MaskOut::Bytes(&mut m))
+            .forward(&x, &mut y)
+            .unwrap();
         for i in 0..x.len() {
             if m[i] == 0 {
                 assert_eq!(y[i].to_bits(), 0, "dropped {i}");
@@ -130,16 +147,28 @@ fn bad_rates_are_errors() {
 #[test]
 fn empty_slices_are_ok_and_write_nothing() {
     for d in all_variants(0.5) {
-        d.forward::<f32>(0, 0, &[], &mut []).unwrap();
-        d.forward_in_place::<f64>(0, u64::MAX, &mut []).unwrap();
+        d.at::<f32>(Site::new(0))
+            .forward(&[0f32; 0], &mut [])
+            .unwrap();
+        d.at::<f64>(Site::new(0).at(u64::MAX))
+            .forward_in_place(&mut [0f64; 0])
+            .unwrap();
         let mut words = [7u64; 1];
-        d.mask_bits(0, 0, 0, &mut words).unwrap();
+        d.at::<f32>(Site::new(0))
+            .mask_out(MaskOut::Bits(&mut words))
+            .mask(0)
+            .unwrap();
         assert_eq!(words, [7]);
-        d.forward_with_mask::<f32>(0, 0, &[], &mut [], &mut [])
+        d.at::<f32>(Site::new(0))
+            .mask_out(MaskOut::Bits(&mut []))
+            .forward(&[0f32; 0], &mut [])
             .unwrap();
-        d.backward_from_mask::<dropkit::half::f16>(&[], &[], &mut [])
+        d.at::<dropkit::half::f16>(Site::default())
+            .mask_in(MaskIn::Bits(&[]))
+            .backward(&[dropkit::half::f16::ZERO; 0], &mut [])
             .unwrap();
-        d.inference::<dropkit::half::bf16>(&[], &mut []).unwrap();
+        d.inference::<dropkit::half::bf16, _, _>(&[dropkit::half::bf16::ZERO; 0], &mut [])
+            .unwrap();
     }
 }
 
@@ -148,28 +177,32 @@ fn length_mismatches_are_errors_and_write_nothing() {
     let d = Dropout::new(0.5).unwrap();
     let x = inputs(100, 3);
     let mut y = vec![9.0f32; 99];
-    let err = d.forward(0, 0, &x, &mut y).unwrap_err();
+    let site = Site::new(0);
+    let err = d.at(site).forward(&x, &mut y).unwrap_err();
     assert_eq!(
         err,
-        Error::LengthMismatch {
-            input: 100,
-            output: 99
+        Error::Size {
+            what: "output elements (the input's)",
+            expected: 100,
+            given: 99
         }
     );
     assert!(err.to_string().contains("100") && err.to_string().contains("99"));
     assert!(y.iter().all(|&v| v == 9.0));
     assert_eq!(
-        d.backward(0, 0, &x, &mut y),
-        Err(Error::LengthMismatch {
-            input: 100,
-            output: 99
+        d.at(site).backward(&x, &mut y),
+        Err(Error::Size {
+            what: "output elements (the input's)",
+            expected: 100,
+            given: 99
         })
     );
     assert_eq!(
         d.inference(&x, &mut y),
-        Err(Error::LengthMismatch {
-            input: 100,
-            output: 99
+        Err(Error::Size {
+            what: "output elements (the input's)",
+            expected: 100,
+            given: 99
         })
     );
     assert!(y.iter().all(|&v| v == 9.0));
@@ -178,27 +211,33 @@ fn length_mismatches_are_errors_and_write_nothing() {
     let mut y = vec![9.0f32; 100];
     let mut words = [5u64; 1];
     assert_eq!(
-        d.forward_with_mask(0, 0, &x, &mut y, &mut words),
-        Err(Error::MaskTooSmall {
-            elements: 100,
-            needed: 2,
+        d.at(site)
+            .mask_out(MaskOut::Bits(&mut words))
+            .forward(&x, &mut y),
+        Err(Error::Size {
+            what: "mask words (at least)",
+            expected: 2,
             given: 1
         })
     );
     let mut bytes = vec![5u8; 99];
     assert_eq!(
-        d.forward_with_byte_mask(0, 0, &x, &mut y, &mut bytes),
-        Err(Error::MaskTooSmall {
-            elements: 100,
-            needed: 100,
+        d.at(site)
+            .mask_out(MaskOut::Bytes(&mut bytes))
+            .forward(&x, &mut y),
+        Err(Error::Size {
+            what: "mask bytes (at least)",
+            expected: 100,
             given: 99
         })
     );
     assert_eq!(
-        d.backward_from_mask(&words, &x, &mut y),
-        Err(Error::MaskTooSmall {
-            elements: 100,
-            needed: 2,
+        d.at(Site::default())
+            .mask_in(MaskIn::Bits(&words))
+            .backward(&x, &mut y),
+        Err(Error::Size {
+            what: "mask words (at least)",
+            expected: 2,
             given: 1
         })
     );
@@ -211,18 +250,21 @@ fn offset_overflow_is_an_error_and_writes_nothing() {
     let x = inputs(10, 4);
     let mut y = vec![9.0f32; 10];
     for offset in [u64::MAX - 8, u64::MAX] {
+        let site = Site::new(0).at(offset);
         assert_eq!(
-            d.forward(0, offset, &x, &mut y),
+            d.at(site).forward(&x, &mut y),
             Err(Error::OffsetOverflow { offset, len: 10 })
         );
         assert_eq!(
-            d.forward_in_place(0, offset, &mut y),
+            d.at(site).forward_in_place(&mut y),
             Err(Error::OffsetOverflow { offset, len: 10 })
         );
     }
     assert!(y.iter().all(|&v| v == 9.0));
     // The last valid position works: indices up to u64::MAX - 1.
-    d.forward(0, u64::MAX - 10, &x, &mut y).unwrap();
+    d.at(Site::new(0).at(u64::MAX - 10))
+        .forward(&x, &mut y)
+        .unwrap();
     assert_eq!(bits(&y), bits(&common::rforward(&d, 0, u64::MAX - 10, &x)));
 }
 
@@ -233,15 +275,19 @@ fn huge_requests_fail_before_touching_memory() {
     // A mask of usize::MAX elements cannot fit in 4 words: refused at once,
     // without allocating or writing.
     assert_eq!(
-        d.mask_bits(0, 0, usize::MAX, &mut words),
-        Err(Error::MaskTooSmall {
-            elements: usize::MAX,
-            needed: usize::MAX.div_ceil(64),
+        d.at::<f32>(Site::new(0))
+            .mask_out(MaskOut::Bits(&mut words))
+            .mask(usize::MAX),
+        Err(Error::Size {
+            what: "mask words (at least)",
+            expected: usize::MAX.div_ceil(64),
             given: 4
         })
     );
     assert_eq!(
-        d.mask_bits(0, u64::MAX - 100, 256, &mut words),
+        d.at::<f32>(Site::new(0).at(u64::MAX - 100))
+            .mask_out(MaskOut::Bits(&mut words))
+            .mask(256),
         Err(Error::OffsetOverflow {
             offset: u64::MAX - 100,
             len: 256

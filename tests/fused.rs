@@ -7,41 +7,83 @@ mod common;
 
 use common::{available_or_required, bits, config, inputs_of, pack, Elem, RATES};
 use dropkit::half::{bf16, f16};
-use dropkit::{mask_words, Dropout, Error, Fused, Isa, MaskOut, Threading};
+use dropkit::{
+    mask_words, Call, Dropout, Error, Isa, MaskIn, MaskOut, MaskShape, Site, Threading, View,
+    ViewMut,
+};
+
+/// A fused call with the given options (the bias sets the row length).
+fn fused_call<'a, E>(
+    d: &'a Dropout,
+    site: Site,
+    bias: Option<&'a [E]>,
+    residual: Option<&'a [E]>,
+) -> Call<'a, E> {
+    let mut c = d.at(site);
+    if let Some(b) = bias {
+        c = c.bias(b);
+    }
+    if let Some(r) = residual {
+        c = c.residual(r);
+    }
+    c
+}
+
+/// A backward call with `dbias`, its mask regenerated from `site` or read
+/// from `mask`.
+fn dbias_call<'a, E>(
+    d: &'a Dropout,
+    site: Site,
+    mask: Option<MaskIn<'a>>,
+    dbias: &'a mut [E],
+) -> Call<'a, E> {
+    match mask {
+        Some(m) => d.at(Site::default()).mask_in(m),
+        None => d.at(site),
+    }
+    .dbias(dbias)
+}
 
 fn check<E: Elem>(d: Dropout, stream: u64, offset: u64, features: usize, rows: usize, salt: u32) {
     let n = features * rows;
     let x = inputs_of::<E>(n, salt);
     let bias = inputs_of::<E>(features, salt ^ 1);
     let residual = inputs_of::<E>(n, salt ^ 2);
+    // Rows alone (no bias, no residual) have no fused call: they are the
+    // fused path with a zero bias, and the plain forward pass.
+    let zero_bias = vec![E::from_f32(0.0); features];
     let cfg = config(&d);
     let keep = cfg.keep_mask(stream, offset, n);
+    let site = Site::new(stream).at(offset);
     let ctx = format!(
         "{} {d:?} stream {stream} offset {offset} F {features} rows {rows}",
         E::NAME
     );
     for (b, r) in [(false, false), (true, false), (false, true), (true, true)] {
-        let (bo, ro) = (b.then_some(&bias[..]), r.then_some(&residual[..]));
+        let bo = match (b, r) {
+            (true, _) => Some(&bias[..]),
+            (false, false) => Some(&zero_bias[..]),
+            (false, true) => None,
+        };
+        let ro = r.then_some(&residual[..]);
         let want = bits(&cfg.fused(stream, offset, features, 0, &x, bo, ro));
-        let mut f = Fused::rows(features);
-        if let Some(bias) = bo {
-            f = f.bias(bias);
-        }
-        if let Some(r) = ro {
-            f = f.residual(r);
-        }
         let mut y = vec![E::specials()[0]; n];
-        d.fused_forward(stream, offset, f, &x, &mut y).unwrap();
-        assert_eq!(bits(&y), want, "fused_forward bias {b} residual {r}: {ctx}");
+        fused_call(&d, site, bo, ro).forward(&x, &mut y).unwrap();
+        assert_eq!(bits(&y), want, "fused forward bias {b} residual {r}: {ctx}");
         let mut z = x.clone();
-        d.fused_forward_in_place(stream, offset, f, &mut z).unwrap();
+        fused_call(&d, site, bo, ro)
+            .forward_in_place(&mut z)
+            .unwrap();
         assert_eq!(
             bits(&z),
             want,
             "in place over x, bias {b} residual {r}: {ctx}"
         );
         let mut words = vec![u64::MAX; mask_words(n)];
-        d.fused_forward_with_mask(stream, offset, f, &x, &mut y, MaskOut::Bits(&mut words))
+        let mut y = vec![E::specials()[0]; n];
+        fused_call(&d, site, bo, ro)
+            .mask_out(MaskOut::Bits(&mut words))
+            .forward(&x, &mut y)
             .unwrap();
         assert_eq!(
             (bits(&y), &words),
@@ -49,23 +91,44 @@ fn check<E: Elem>(d: Dropout, stream: u64, offset: u64, features: usize, rows: u
             "bits: {ctx}"
         );
         let mut bytes = vec![9u8; n];
-        d.fused_forward_with_mask(stream, offset, f, &x, &mut y, MaskOut::Bytes(&mut bytes))
+        let mut y = vec![E::specials()[0]; n];
+        fused_call(&d, site, bo, ro)
+            .mask_out(MaskOut::Bytes(&mut bytes))
+            .forward(&x, &mut y)
             .unwrap();
+        assert_eq!(bits(&y), want, "with bytes: {ctx}");
         assert!(
             bytes.iter().zip(&keep).all(|(&b, &k)| b == u8::from(k)),
             "bytes: {ctx}"
         );
         if r {
             let mut acc = residual.clone();
-            let mut g = Fused::rows(features);
-            if let Some(bias) = bo {
-                g = g.bias(bias);
-            }
-            d.fused_forward_onto_residual(stream, offset, g, &x, &mut acc)
+            fused_call(&d, site, bo, None)
+                .forward_onto_residual(&x, &mut acc)
                 .unwrap();
             assert_eq!(bits(&acc), want, "onto the residual, bias {b}: {ctx}");
         }
     }
+    // Rows alone by the plain forward pass: the oracle's unfused forward
+    // (a kept NaN keeps its payload there), with the same masks.
+    let want = bits(&cfg.forward(stream, offset, &x));
+    let mut y = vec![E::specials()[0]; n];
+    d.at(site).forward(&x, &mut y).unwrap();
+    assert_eq!(bits(&y), want, "rows alone, plain forward: {ctx}");
+    let mut z = x.clone();
+    d.at(site).forward_in_place(&mut z).unwrap();
+    assert_eq!(bits(&z), want, "rows alone, in place: {ctx}");
+    let mut words = vec![u64::MAX; mask_words(n)];
+    let mut y = vec![E::specials()[0]; n];
+    d.at(site)
+        .mask_out(MaskOut::Bits(&mut words))
+        .forward(&x, &mut y)
+        .unwrap();
+    assert_eq!(
+        (bits(&y), &words),
+        (want, &pack(&keep)),
+        "rows alone, bits: {ctx}"
+    );
 }
 
 fn check_all_types(d: Dropout, stream: u64, offset: u64, features: usize, rows: usize, salt: u32) {
@@ -141,12 +204,13 @@ fn dbias_case<E: Elem>(features: usize, rows: usize) {
         for isa in Isa::available() {
             for threading in [Threading::Sequential, Threading::Parallel, Threading::Auto] {
                 let d = base.with_isa(isa).unwrap().with_threading(threading);
+                let site = Site::new(3).at(11);
                 let (mut dx, mut dbias) =
                     (vec![E::from_f32(9.0); n], vec![E::from_f32(9.0); features]);
-                pool.install(|| d.fused_backward(3, 11, features, &dy, &mut dx, Some(&mut dbias)))
+                pool.install(|| d.at(site).dbias(&mut dbias).backward(&dy, &mut dx))
                     .unwrap();
                 let mut want_dx = dy.clone();
-                d.backward(3, 11, &dy, &mut want_dx).unwrap();
+                d.at(site).backward(&dy, &mut want_dx).unwrap();
                 assert_eq!(
                     bits(&dx),
                     bits(&want_dx),
@@ -155,11 +219,56 @@ fn dbias_case<E: Elem>(features: usize, rows: usize) {
                 );
                 // From the stored mask: the same dx and dbias.
                 let mut words = vec![0u64; mask_words(n)];
-                d.mask_bits(3, 11, n, &mut words).unwrap();
+                d.at::<f32>(site)
+                    .mask_out(MaskOut::Bits(&mut words))
+                    .mask(n)
+                    .unwrap();
                 let (mut dx2, mut dbias2) = (dx.clone(), dbias.clone());
-                d.fused_backward_from_mask(&words, features, &dy, &mut dx2, Some(&mut dbias2))
+                d.at(Site::default())
+                    .mask_in(MaskIn::Bits(&words))
+                    .dbias(&mut dbias2)
+                    .backward(&dy, &mut dx2)
                     .unwrap();
                 assert_eq!((bits(&dx2), bits(&dbias2)), (bits(&dx), bits(&dbias)));
+                // In place, from the site and from either stored mask (any
+                // non-zero byte is kept): the same dx and dbias.
+                let mut bytes = vec![0u8; n];
+                d.at::<f32>(site)
+                    .mask_out(MaskOut::Bytes(&mut bytes))
+                    .mask(n)
+                    .unwrap();
+                let loud: Vec<u8> = bytes.iter().map(|&b| b * 0x80).collect();
+                let calls: [(&str, Option<MaskIn>); 3] = [
+                    ("site", None),
+                    ("bits", Some(MaskIn::Bits(&words))),
+                    ("bytes", Some(MaskIn::Bytes(&loud))),
+                ];
+                for (name, mask) in calls {
+                    let mut g = dy.clone();
+                    let mut db = vec![E::from_f32(9.0); features];
+                    pool.install(|| dbias_call(&d, site, mask, &mut db).backward_in_place(&mut g))
+                        .unwrap();
+                    assert_eq!(
+                        (bits(&g), bits(&db)),
+                        (bits(&dx), bits(&dbias)),
+                        "in place from {name}: {} {threads} {isa:?} {threading:?}",
+                        E::NAME
+                    );
+                    if mask.is_some() {
+                        let mut dx3 = vec![E::from_f32(9.0); n];
+                        let mut db = vec![E::from_f32(9.0); features];
+                        pool.install(|| {
+                            dbias_call(&d, site, mask, &mut db).backward(&dy, &mut dx3)
+                        })
+                        .unwrap();
+                        assert_eq!(
+                            (bits(&dx3), bits(&db)),
+                            (bits(&dx), bits(&dbias)),
+                            "from {name}: {} {threads} {isa:?} {threading:?}",
+                            E::NAME
+                        );
+                    }
+                }
                 // Against the exact sum: within one rounding to E.
                 for f in 0..features {
                     let exact: f64 = (0..rows).map(|r| dx[r * features + f].to_f64()).sum();
@@ -233,12 +342,17 @@ fn finite_difference_gradient_through_the_fused_op() {
     let d = Dropout::new(0.3).unwrap().with_seed(21);
     let loss = |x: &[f64], b: &[f64], r: &[f64]| {
         let mut y = vec![0.0; n];
-        d.fused_forward(5, 0, Fused::rows(features).bias(b).residual(r), x, &mut y)
+        d.at(Site::new(5))
+            .bias(b)
+            .residual(r)
+            .forward(x, &mut y)
             .unwrap();
         y.iter().zip(&w).map(|(y, w)| y * w).sum::<f64>()
     };
     let (mut dx, mut dbias) = (vec![0.0; n], vec![0.0; features]);
-    d.fused_backward(5, 0, features, &w, &mut dx, Some(&mut dbias))
+    d.at(Site::new(5))
+        .dbias(&mut dbias)
+        .backward(&w, &mut dx)
         .unwrap();
     let h = 1e-6;
     for i in 0..n {
@@ -269,88 +383,350 @@ fn finite_difference_gradient_through_the_fused_op() {
 #[test]
 fn bad_shapes_are_typed_errors_and_write_nothing() {
     let d = Dropout::new(0.5).unwrap();
+    let site = Site::new(0);
     let x = vec![1.0f32; 12];
     let mut y = vec![7.0f32; 12];
     let bias = vec![0.0f32; 4];
-    let cases: [(Fused<f32>, Error); 4] = [
+    // The bias sets the row length: data that are not whole rows of
+    // `bias.len()` (or a bias of none), with or without a residual; a
+    // residual of the wrong length.
+    let (bias5, bias7) = (vec![0.0f32; 5], vec![0.0f32; 7]);
+    let residual_short = Error::Size {
+        what: "residual elements (the input's)",
+        expected: 12,
+        given: 8,
+    };
+    /// (bias, residual, the error).
+    type Case<'a> = (Option<&'a [f32]>, Option<&'a [f32]>, Error);
+    let cases: [Case<'_>; 5] = [
         (
-            Fused::rows(5),
+            Some(&bias5),
+            None,
             Error::NotWholeRows {
                 len: 12,
                 features: 5,
             },
         ),
         (
-            Fused::rows(0),
+            Some(&[]),
+            None,
             Error::NotWholeRows {
                 len: 12,
                 features: 0,
             },
         ),
         (
-            Fused::rows(3).bias(&bias),
-            Error::BiasMismatch {
-                features: 3,
-                given: 4,
+            Some(&bias7),
+            Some(&x),
+            Error::NotWholeRows {
+                len: 12,
+                features: 7,
             },
         ),
-        (
-            Fused::rows(4).residual(&x[..8]),
-            Error::LengthMismatch {
-                input: 12,
-                output: 8,
-            },
-        ),
+        (Some(&bias), Some(&x[..8]), residual_short),
+        (None, Some(&x[..8]), residual_short),
     ];
-    for (f, want) in cases {
-        assert_eq!(d.fused_forward(0, 0, f, &x, &mut y), Err(want));
+    for (b, r, want) in cases {
+        assert_eq!(fused_call(&d, site, b, r).forward(&x, &mut y), Err(want));
         let mut z = x.clone();
-        assert_eq!(d.fused_forward_in_place(0, 0, f, &mut z), Err(want));
+        assert_eq!(
+            fused_call(&d, site, b, r).forward_in_place(&mut z),
+            Err(want)
+        );
         assert_eq!(z, x);
+        if r.is_none() {
+            let mut acc = x.clone();
+            assert_eq!(
+                fused_call(&d, site, b, None).forward_onto_residual(&x, &mut acc),
+                Err(want)
+            );
+            assert_eq!(acc, x);
+        }
     }
     assert_eq!(
-        d.fused_forward(0, 0, Fused::rows(4), &x, &mut y[..8]),
-        Err(Error::LengthMismatch {
-            input: 12,
-            output: 8
+        d.at(site).bias(&bias).forward(&x, &mut y[..8]),
+        Err(Error::Size {
+            what: "output elements (the input's)",
+            expected: 12,
+            given: 8
         })
     );
     assert_eq!(
-        d.fused_forward(0, u64::MAX - 3, Fused::rows(4), &x, &mut y),
+        d.at(site.at(u64::MAX - 3)).bias(&bias).forward(&x, &mut y),
         Err(Error::OffsetOverflow {
             offset: u64::MAX - 3,
             len: 12
         })
     );
     let mut words = [0u64; 0];
-    assert!(matches!(
-        d.fused_forward_with_mask(0, 0, Fused::rows(4), &x, &mut y, MaskOut::Bits(&mut words)),
-        Err(Error::MaskTooSmall { .. })
-    ));
-    assert!(y.iter().all(|&v| v == 7.0), "nothing written on error");
-    let (mut dx, mut dbias) = (vec![7.0f32; 12], vec![7.0f32; 3]);
     assert_eq!(
-        d.fused_backward(0, 0, 4, &x, &mut dx, Some(&mut dbias)),
-        Err(Error::BiasMismatch {
-            features: 4,
-            given: 3
+        d.at(site)
+            .bias(&bias)
+            .mask_out(MaskOut::Bits(&mut words))
+            .forward(&x, &mut y),
+        Err(Error::Size {
+            what: "mask words (at least)",
+            expected: 1,
+            given: 0
         })
     );
+    let mut bytes = [5u8; 11];
     assert_eq!(
-        d.fused_backward(0, 0, 5, &x, &mut dx, None),
+        d.at(site)
+            .residual(&x)
+            .mask_out(MaskOut::Bytes(&mut bytes))
+            .forward(&x, &mut y),
+        Err(Error::Size {
+            what: "mask bytes (at least)",
+            expected: 12,
+            given: 11
+        })
+    );
+    assert_eq!(bytes, [5; 11]);
+    assert!(y.iter().all(|&v| v == 7.0), "nothing written on error");
+    // Backward: `dbias.len()` is the row length, so it cannot mismatch a
+    // feature count; data that are not whole rows of it are the error.
+    let (mut dx, mut dbias) = (vec![7.0f32; 12], vec![7.0f32; 5]);
+    assert_eq!(
+        d.at(site).dbias(&mut dbias).backward(&x, &mut dx),
         Err(Error::NotWholeRows {
             len: 12,
             features: 5
         })
     );
-    assert!(dx.iter().chain(&dbias).all(|&v| v == 7.0));
+    let mut g = x.clone();
+    assert_eq!(
+        d.at(site).dbias(&mut dbias).backward_in_place(&mut g),
+        Err(Error::NotWholeRows {
+            len: 12,
+            features: 5
+        })
+    );
+    assert_eq!(g, x);
+    assert_eq!(
+        d.at(site).dbias(&mut []).backward(&x, &mut dx),
+        Err(Error::NotWholeRows {
+            len: 12,
+            features: 0
+        })
+    );
+    let mut dbias4 = vec![7.0f32; 4];
+    assert_eq!(
+        d.at(site).dbias(&mut dbias4).backward(&x[..8], &mut dx),
+        Err(Error::Size {
+            what: "output elements (the input's)",
+            expected: 8,
+            given: 12
+        })
+    );
+    let short = [u64::MAX; 0];
+    assert_eq!(
+        d.at(Site::default())
+            .mask_in(MaskIn::Bits(&short))
+            .dbias(&mut dbias4)
+            .backward(&x, &mut dx),
+        Err(Error::Size {
+            what: "mask words (at least)",
+            expected: 1,
+            given: 0
+        })
+    );
+    let short = [1u8; 11];
+    assert_eq!(
+        d.at(Site::default())
+            .mask_in(MaskIn::Bytes(&short))
+            .dbias(&mut dbias4)
+            .backward_in_place(&mut g),
+        Err(Error::Size {
+            what: "mask bytes (at least)",
+            expected: 12,
+            given: 11
+        })
+    );
+    assert_eq!(g, x);
+    assert_eq!(
+        d.at(site.at(u64::MAX - 3))
+            .dbias(&mut dbias4)
+            .backward(&x, &mut dx),
+        Err(Error::OffsetOverflow {
+            offset: u64::MAX - 3,
+            len: 12
+        })
+    );
+    assert!(dx.iter().chain(&dbias).chain(&dbias4).all(|&v| v == 7.0));
+    // On a tensor of rank 2 or more the last axis is the feature axis: a
+    // bias or dbias of another length (the old feature-count mismatch) is a
+    // size error naming the last axis's extent.
+    let bias_axis = |expected, given| Error::Size {
+        what: "bias or dbias elements (the last axis's extent)",
+        expected,
+        given,
+    };
+    let (d43, d34) = ([4, 3], [3, 4]);
+    assert_eq!(
+        d.at(site).bias(&bias).forward(
+            &View::dense(&x, &d43).unwrap(),
+            &mut ViewMut::dense(&mut y, &d43).unwrap()
+        ),
+        Err(bias_axis(3, 4))
+    );
+    assert_eq!(
+        d.at(site)
+            .bias(&bias)
+            .forward_in_place(&mut ViewMut::dense(&mut y, &d43).unwrap()),
+        Err(bias_axis(3, 4))
+    );
+    let mut acc = y.clone();
+    assert_eq!(
+        d.at(site).bias(&bias).forward_onto_residual(
+            &View::dense(&x, &d43).unwrap(),
+            &mut ViewMut::dense(&mut acc, &d43).unwrap()
+        ),
+        Err(bias_axis(3, 4))
+    );
+    assert_eq!(acc, y);
+    let mut dbias3 = vec![7.0f32; 3];
+    assert_eq!(
+        d.at(site).dbias(&mut dbias3).backward(
+            &View::dense(&x, &d34).unwrap(),
+            &mut ViewMut::dense(&mut dx, &d34).unwrap()
+        ),
+        Err(bias_axis(4, 3))
+    );
+    assert_eq!(
+        d.at(Site::default())
+            .mask_in(MaskIn::Bytes(&[1; 12]))
+            .dbias(&mut dbias3)
+            .backward_in_place(&mut ViewMut::dense(&mut dx, &d34).unwrap()),
+        Err(bias_axis(4, 3))
+    );
+    assert!(y.iter().chain(&dx).chain(&dbias3).all(|&v| v == 7.0));
+    // With the last axis right, a rank-2 tensor is the same call as its
+    // dense slice.
+    let mut y2 = vec![7.0f32; 12];
+    d.at(site)
+        .bias(&bias)
+        .residual(&x)
+        .forward(
+            &View::dense(&x, &d34).unwrap(),
+            &mut ViewMut::dense(&mut y2, &d34).unwrap(),
+        )
+        .unwrap();
+    let mut y1 = vec![7.0f32; 12];
+    d.at(site)
+        .bias(&bias)
+        .residual(&x)
+        .forward(&x, &mut y1)
+        .unwrap();
+    assert_eq!(bits(&y2), bits(&y1));
+    let (mut dx2, mut db2) = (vec![7.0f32; 12], vec![7.0f32; 4]);
+    d.at(site)
+        .dbias(&mut db2)
+        .backward(
+            &View::dense(&x, &d34).unwrap(),
+            &mut ViewMut::dense(&mut dx2, &d34).unwrap(),
+        )
+        .unwrap();
+    let (mut dx1, mut db1) = (vec![7.0f32; 12], vec![7.0f32; 4]);
+    d.at(site).dbias(&mut db1).backward(&x, &mut dx1).unwrap();
+    assert_eq!((bits(&dx2), bits(&db2)), (bits(&dx1), bits(&db1)));
+    assert_eq!(bits(&db1), dbias_in_documented_order(&dx1, 4));
+    // A dbias of 3 on these 12 elements is four rows of 3.
+    let mut dbias3 = vec![7.0f32; 3];
+    d.at(site).dbias(&mut dbias3).backward(&x, &mut dx).unwrap();
+    assert_eq!(bits(&dbias3), dbias_in_documented_order(&dx, 3));
+    // An option the pass does not take, alpha dropout in the fused pass,
+    // and the fused options with a non-elementwise mask: refused, nothing
+    // written.
+    let mut y = vec![7.0f32; 12];
+    let mut dx = vec![7.0f32; 12];
+    let mut dbias = vec![7.0f32; 4];
+    let unsupported = |r: Result<(), Error>, name: &str| {
+        assert!(matches!(r, Err(Error::Unsupported { .. })), "{name}: {r:?}");
+    };
+    unsupported(
+        d.at(site).bias(&bias).backward(&x, &mut dx),
+        "bias in backward",
+    );
+    unsupported(
+        d.at(site).residual(&x).backward(&x, &mut dx),
+        "residual in backward",
+    );
+    unsupported(
+        d.at(site).dbias(&mut dbias).forward(&x, &mut y).map(|_| ()),
+        "dbias in forward",
+    );
+    unsupported(
+        d.at(site)
+            .residual(&x)
+            .forward_onto_residual(&x, &mut y)
+            .map(|_| ()),
+        "residual with forward_onto_residual",
+    );
+    unsupported(
+        Dropout::alpha(0.5)
+            .unwrap()
+            .at(site)
+            .bias(&bias)
+            .forward(&x, &mut y)
+            .map(|_| ()),
+        "alpha dropout fused",
+    );
+    let dims = [3, 4];
+    unsupported(
+        d.at(site)
+            .shape(MaskShape::channels_first())
+            .bias(&bias)
+            .forward(
+                &View::dense(&x, &dims).unwrap(),
+                &mut ViewMut::dense(&mut y, &dims).unwrap(),
+            )
+            .map(|_| ()),
+        "fused with a mask shape",
+    );
+    // Strided views (rows 4 apart, 2 features): refused, nothing written.
+    let strided = dropkit::Layout::strided(&[3, 2], &[4, 1]).unwrap();
+    let mut y6 = vec![7.0f32; 6];
+    unsupported(
+        d.at(site)
+            .bias(&bias[..2])
+            .forward(
+                &View::new(&x, strided).unwrap(),
+                &mut ViewMut::dense(&mut y6, &[3, 2]).unwrap(),
+            )
+            .map(|_| ()),
+        "fused forward from a strided view",
+    );
+    unsupported(
+        d.at(site).dbias(&mut dbias[..2]).backward(
+            &View::dense(&x[..6], &[3, 2]).unwrap(),
+            &mut ViewMut::new(&mut dx, strided).unwrap(),
+        ),
+        "dbias into a strided view",
+    );
+    assert!(y6.iter().all(|&v| v == 7.0));
+    assert!(y.iter().chain(&dx).chain(&dbias).all(|&v| v == 7.0));
     // Zero rows are fine, with any features (even 0), and dbias is zero.
-    d.fused_forward::<f32>(0, 0, Fused::rows(0), &[], &mut [])
+    let empty: [f32; 0] = [];
+    d.at(site).bias(&empty).forward(&empty, &mut []).unwrap();
+    d.at(site)
+        .residual(&empty)
+        .forward(&empty, &mut [])
         .unwrap();
     let mut dbias = vec![7.0f32; 4];
-    d.fused_backward::<f32>(0, 0, 4, &[], &mut [], Some(&mut dbias))
+    d.at(site)
+        .dbias(&mut dbias)
+        .backward(&empty, &mut [])
         .unwrap();
     assert_eq!(dbias, [0.0; 4]);
+    let mut dbias = vec![7.0f32; 4];
+    d.at(Site::default())
+        .mask_in(MaskIn::Bytes(&[]))
+        .dbias(&mut dbias)
+        .backward_in_place(&mut [0f32; 0])
+        .unwrap();
+    assert_eq!(dbias, [0.0; 4]);
+    d.at(site).dbias(&mut []).backward(&empty, &mut []).unwrap();
 }
 
 /// `dbias` in the documented order, from `dx`: chunks of `r` rows, `r =
@@ -428,24 +804,59 @@ fn fused_calls_cross_every_limit() {
                 let offset = [4095u64, 61, (1 << 20) + 3][case as usize % 3];
                 pool.install(|| {
                     check::<f32>(d, case, offset, features, rows, case as u32);
+                    let site = Site::new(case).at(offset);
                     let (mut dx, mut dbias) = (vec![0f32; n], vec![7f32; features]);
-                    d.fused_backward(case, offset, features, &dy, &mut dx, Some(&mut dbias))
-                        .unwrap();
+                    d.at(site).dbias(&mut dbias).backward(&dy, &mut dx).unwrap();
                     let mut want = vec![0f32; n];
-                    d.backward(case, offset, &dy, &mut want).unwrap();
+                    d.at(site).backward(&dy, &mut want).unwrap();
                     let ctx = format!("F {features} rows {rows} {isa:?} {threading:?}");
                     assert!(bits(&dx) == bits(&want), "dx {ctx}");
-                    assert!(
-                        bits(&dbias) == dbias_in_documented_order(&dx, features),
-                        "dbias {ctx}"
-                    );
+                    let want_dbias = dbias_in_documented_order(&dx, features);
+                    assert!(bits(&dbias) == want_dbias, "dbias {ctx}");
                     let mut words = vec![0u64; mask_words(n)];
-                    d.mask_bits(case, offset, n, &mut words).unwrap();
+                    d.at::<f32>(site)
+                        .mask_out(MaskOut::Bits(&mut words))
+                        .mask(n)
+                        .unwrap();
                     let (mut dx2, mut dbias2) = (vec![0f32; n], vec![7f32; features]);
-                    d.fused_backward_from_mask(&words, features, &dy, &mut dx2, Some(&mut dbias2))
+                    d.at(Site::default())
+                        .mask_in(MaskIn::Bits(&words))
+                        .dbias(&mut dbias2)
+                        .backward(&dy, &mut dx2)
                         .unwrap();
                     assert!(bits(&dx2) == bits(&dx), "dx from mask {ctx}");
                     assert!(bits(&dbias2) == bits(&dbias), "dbias from mask {ctx}");
+                    // In place (from the site and from the bits) and from a
+                    // byte mask (out of place and in place): the same dx
+                    // against the mask-free backward, the same dbias in the
+                    // documented order.
+                    let mut bytes = vec![0u8; n];
+                    d.at::<f32>(site)
+                        .mask_out(MaskOut::Bytes(&mut bytes))
+                        .mask(n)
+                        .unwrap();
+                    let masks: [(&str, Option<MaskIn>); 3] = [
+                        ("site", None),
+                        ("bits", Some(MaskIn::Bits(&words))),
+                        ("bytes", Some(MaskIn::Bytes(&bytes))),
+                    ];
+                    for (name, mask) in masks {
+                        let mut g = dy.clone();
+                        let mut db = vec![7f32; features];
+                        dbias_call(&d, site, mask, &mut db)
+                            .backward_in_place(&mut g)
+                            .unwrap();
+                        assert!(bits(&g) == bits(&want), "dx in place from {name} {ctx}");
+                        assert!(bits(&db) == want_dbias, "dbias in place from {name} {ctx}");
+                    }
+                    let (mut dx3, mut dbias3) = (vec![0f32; n], vec![7f32; features]);
+                    d.at(Site::default())
+                        .mask_in(MaskIn::Bytes(&bytes))
+                        .dbias(&mut dbias3)
+                        .backward(&dy, &mut dx3)
+                        .unwrap();
+                    assert!(bits(&dx3) == bits(&want), "dx from bytes {ctx}");
+                    assert!(bits(&dbias3) == want_dbias, "dbias from bytes {ctx}");
                 });
                 case += 1;
             }
@@ -458,7 +869,9 @@ fn fused_calls_cross_every_limit() {
             vec![bf16::ZERO; n],
             vec![bf16::ZERO; features],
         );
-        d.fused_backward(5, 4095, features, &dy16, &mut dx16, Some(&mut db16))
+        d.at(Site::new(5).at(4095))
+            .dbias(&mut db16)
+            .backward(&dy16, &mut dx16)
             .unwrap();
         assert!(bits(&db16) == dbias_in_documented_order(&dx16, features));
     }

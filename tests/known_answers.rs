@@ -4,7 +4,7 @@
 mod common;
 
 use common::pack;
-use dropkit::{Dropout, Isa, Threading};
+use dropkit::{Dropout, Isa, MaskOut, Site, Threading};
 use dropkit_reference::{self as reference, philox4x32_10};
 use rand_xoshiro::rand_core::Rng;
 
@@ -111,11 +111,14 @@ fn keep_bits_known_answers() {
                 let d = d.with_isa(isa).unwrap().with_threading(threading);
                 let x = vec![1.0f32; 128];
                 let mut y = vec![0.0f32; 128];
-                d.forward(stream, 0, &x, &mut y).unwrap();
+                d.at(Site::new(stream)).forward(&x, &mut y).unwrap();
                 let keep: Vec<bool> = y.iter().map(|&v| v != 0.0).collect();
                 assert_eq!(pack(&keep), want, "{isa:?} {threading:?}");
                 let mut bits = [0u64; 2];
-                d.mask_bits(stream, 0, 128, &mut bits).unwrap();
+                d.at::<f32>(Site::new(stream))
+                    .mask_out(MaskOut::Bits(&mut bits))
+                    .mask(128)
+                    .unwrap();
                 assert_eq!(bits, want, "mask_bits {isa:?} {threading:?}");
             }
         }
@@ -143,7 +146,7 @@ fn a_tiny_rate_still_drops_the_all_ones_word() {
             let d = d.with_isa(isa).unwrap();
             let x = [1.0f32; 11];
             let mut y = [0.0f32; 11];
-            d.forward(0, G - 5, &x, &mut y).unwrap();
+            d.at(Site::new(0).at(G - 5)).forward(&x, &mut y).unwrap();
             let got: Vec<bool> = y.iter().map(|&v| v != 0.0).collect();
             assert_eq!(got, keep, "{isa:?} at rate {rate}");
         }

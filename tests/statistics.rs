@@ -6,12 +6,15 @@
 mod common;
 
 use common::proptest_cases;
-use dropkit::{mask_words, Dropout, Isa, Scaling};
+use dropkit::{mask_words, Dropout, Isa, MaskOut, Scaling, Site};
 use proptest::prelude::*;
 
 fn keep_bits(d: &Dropout, stream: u64, offset: u64, n: usize) -> Vec<bool> {
     let mut words = vec![0u64; mask_words(n)];
-    d.mask_bits(stream, offset, n, &mut words).unwrap();
+    d.at::<f32>(Site::new(stream).at(offset))
+        .mask_out(MaskOut::Bits(&mut words))
+        .mask(n)
+        .unwrap();
     (0..n).map(|i| words[i / 64] >> (i % 64) & 1 == 1).collect()
 }
 
@@ -111,7 +114,7 @@ fn training_mean_matches_inference() {
             let mut sum = vec![0f64; x.len()];
             let mut y = vec![0f32; x.len()];
             for stream in 0..samples {
-                d.forward(stream, 0, &x, &mut y).unwrap();
+                d.at(Site::new(stream)).forward(&x, &mut y).unwrap();
                 sum.iter_mut()
                     .zip(&y)
                     .for_each(|(s, &v)| *s += f64::from(v));

@@ -5,7 +5,10 @@
 mod common;
 
 use common::{bits, inputs};
-use dropkit::{fold_in, mc_mean_var, Dropout, DropoutLayer, Error, Isa, Scaling};
+use dropkit::{
+    fold_in, mask_words, mc_mean_var, Dropout, DropoutLayer, Error, Isa, MaskOut, MaskShape,
+    Scaling, Site, View, ViewMut,
+};
 
 /// `fold_in(a, .)` undone step by step: xor with a key, and the inverse of
 /// the SplitMix64 finalizer (xorshifts undone by repeated shifts, odd
@@ -93,36 +96,45 @@ fn layer_recomputation_gives_the_same_mask_and_steps_differ() {
     let mut layer = DropoutLayer::new(d, 4);
     let x = inputs(5000, 1);
     let (mut y1, mut y2) = (vec![0f32; x.len()], vec![0f32; x.len()]);
-    let h1 = layer.forward(&x, &mut y1).unwrap();
-    let h2 = layer.forward(&x, &mut y2).unwrap(); // checkpoint recomputation
+    let h1 = layer.at(0).forward(&x, &mut y1).unwrap();
+    let h2 = layer.at(0).forward(&x, &mut y2).unwrap(); // checkpoint recomputation
     assert_eq!(h1, h2);
     assert_eq!(bits(&y1), bits(&y2));
-    assert_eq!(h1.stream(), fold_in(fold_in(4, 0), 0));
-    assert_eq!(bits(&y1), bits(&common::rforward(&d, h1.stream(), 0, &x)));
+    assert_eq!(h1.site().stream, fold_in(fold_in(4, 0), 0));
+    assert_eq!(h1.site().offset, 0);
+    assert_eq!(
+        bits(&y1),
+        bits(&common::rforward(&d, h1.site().stream, 0, &x))
+    );
 
     layer.advance();
-    let h3 = layer.forward(&x, &mut y2).unwrap();
-    assert_eq!(h3.stream(), fold_in(fold_in(4, 1), 0));
+    let h3 = layer.at(0).forward(&x, &mut y2).unwrap();
+    assert_eq!(h3.site().stream, fold_in(fold_in(4, 1), 0));
     assert_ne!(bits(&y1), bits(&y2), "a new step draws a new mask");
 
     // Backward regenerates the mask of its handle, not of the current step.
     let dy = inputs(5000, 2);
     let mut dx = vec![0f32; dy.len()];
-    layer.backward(h1, &dy, &mut dx).unwrap();
-    assert_eq!(bits(&dx), bits(&common::rforward(&d, h1.stream(), 0, &dy)));
+    layer.replay(h1).backward(&dy, &mut dx).unwrap();
     assert_eq!(
-        layer.backward(h1, &dy[1..], &mut dx[1..]),
-        Err(Error::ShapeMismatch {
+        bits(&dx),
+        bits(&common::rforward(&d, h1.site().stream, 0, &dy))
+    );
+    assert_eq!(
+        layer.replay(h1).backward(&dy[1..], &mut dx[1..]),
+        Err(Error::Size {
+            what: "elements (the forward call's)",
             expected: 5000,
             given: 4999
         }),
         "a short dy names the forward's length and the one given"
     );
     assert_eq!(
-        layer.backward(h1, &dy, &mut dx[1..]),
-        Err(Error::LengthMismatch {
-            input: 5000,
-            output: 4999
+        layer.replay(h1).backward(&dy, &mut dx[1..]),
+        Err(Error::Size {
+            what: "output elements (the input's)",
+            expected: 5000,
+            given: 4999
         })
     );
 }
@@ -136,36 +148,40 @@ fn layer_micro_batches_ranks_and_masks() {
     let mut layer = DropoutLayer::new(d, 2);
     let x = inputs(6000, 3);
     let mut whole = vec![0f32; x.len()];
-    let h = layer.forward(&x, &mut whole).unwrap();
+    let h = layer.at(0).forward(&x, &mut whole).unwrap();
     for ranks in [1usize, 2, 3, 7] {
         let mut y = vec![0f32; x.len()];
         let shard = x.len().div_ceil(ranks);
         for (r, (xs, ys)) in x.chunks(shard).zip(y.chunks_mut(shard)).enumerate() {
-            layer.forward_at((r * shard) as u64, xs, ys).unwrap();
+            layer.at((r * shard) as u64).forward(xs, ys).unwrap();
         }
         assert_eq!(bits(&y), bits(&whole), "{ranks} ranks");
     }
     layer.set_micro_batch(1);
     let mut micro = vec![0f32; x.len()];
-    let h1 = layer.forward(&x, &mut micro).unwrap();
-    assert_ne!(h.stream(), h1.stream());
+    let h1 = layer.at(0).forward(&x, &mut micro).unwrap();
+    assert_ne!(h.site().stream, h1.site().stream);
     assert_ne!(bits(&micro), bits(&whole), "micro-batches differ");
     // In place, with a bit mask and with a byte mask: the same outputs.
     let mut z = x.clone();
-    layer.forward_in_place_at(0, &mut z).unwrap();
+    layer.at(0).forward_in_place(&mut z).unwrap();
     assert_eq!(bits(&z), bits(&micro));
     let (mut y, mut words, mut bytes) = (vec![0f32; x.len()], vec![0u64; 94], vec![0u8; 6000]);
     layer
-        .forward_with_mask_at(0, &x, &mut y, &mut words)
+        .at(0)
+        .mask_out(MaskOut::Bits(&mut words))
+        .forward(&x, &mut y)
         .unwrap();
     assert_eq!(bits(&y), bits(&micro));
     layer
-        .forward_with_byte_mask_at(0, &x, &mut y, &mut bytes)
+        .at(0)
+        .mask_out(MaskOut::Bytes(&mut bytes))
+        .forward(&x, &mut y)
         .unwrap();
     assert!((0..x.len()).all(|i| (words[i / 64] >> (i % 64) & 1 == 1) == (bytes[i] == 1)));
     // Backward in place equals the out-of-place backward.
     let mut dy = x.clone();
-    layer.backward_in_place(h1, &mut dy).unwrap();
+    layer.replay(h1).backward_in_place(&mut dy).unwrap();
     assert_eq!(bits(&dy), bits(&micro));
     layer.advance();
     assert_eq!(
@@ -183,12 +199,173 @@ fn layer_evaluation_is_inference() {
         assert!(!layer.is_training());
         let x = inputs(100, 3);
         let mut y = vec![0f32; 100];
-        let h = layer.forward(&x, &mut y).unwrap();
+        let h = layer.at(0).forward(&x, &mut y).unwrap();
         assert!(!h.training());
         assert_eq!(bits(&y), bits(&common::rinference(&d, &x)));
         let mut dx = vec![0f32; 100];
-        layer.backward(h, &x, &mut dx).unwrap();
+        layer.replay(h).backward(&x, &mut dx).unwrap();
         assert_eq!(bits(&dx), bits(&y), "{scaling:?}: inference is linear");
+    }
+}
+
+/// In evaluation mode a mask out is all kept (bits past the end 0), the
+/// handle remembers the site, the mask shape, the length and the mode, and
+/// its replayed backward pass is inference's gradient, whatever mode and
+/// step the layer is in by then.
+#[test]
+fn layer_evaluation_writes_an_all_kept_mask_and_replays_inference() {
+    for scaling in [Scaling::Inverted, Scaling::Classic] {
+        for rate in [0.3, 1.0] {
+            let d = Dropout::new(rate)
+                .unwrap()
+                .with_seed(9)
+                .with_scaling(scaling);
+            let mut layer = DropoutLayer::new(d, 6);
+            layer.set_training(false);
+            let ctx = format!("{scaling:?} rate {rate}");
+            let n = 100;
+            let x = inputs(n, 7);
+            let dy = inputs(n, 8);
+            let want_y = bits(&common::rinference(&d, &x));
+            let want_dx = bits(&common::rinference(&d, &dy));
+
+            let mut y = vec![f32::NAN; n];
+            let mut words = vec![0x5555_5555_5555_5555u64; mask_words(n)];
+            let h = layer
+                .at(17)
+                .mask_out(MaskOut::Bits(&mut words))
+                .forward(&x, &mut y)
+                .unwrap();
+            assert_eq!(bits(&y), want_y, "{ctx}");
+            assert_eq!(words, common::pack(&[true; 100]), "all kept: {ctx}");
+            assert_eq!(words[1] >> 36, 0, "no bits past n: {ctx}");
+            assert_eq!(h.site(), layer.site(17));
+            assert_eq!(h.site(), Site::new(fold_in(fold_in(6, 0), 0)).at(17));
+            assert_eq!(h.shape(), MaskShape::elementwise());
+            assert_eq!((h.len(), h.is_empty(), h.training()), (n, false, false));
+
+            let mut y = vec![f32::NAN; n];
+            let mut bytes = vec![7u8; n];
+            let hb = layer
+                .at(17)
+                .mask_out(MaskOut::Bytes(&mut bytes))
+                .forward(&x, &mut y)
+                .unwrap();
+            assert_eq!(hb, h);
+            assert_eq!(bits(&y), want_y, "{ctx}");
+            assert!(bytes.iter().all(|&b| b == 1), "all kept bytes: {ctx}");
+
+            // The handle, not the layer's state, decides the mode and site.
+            layer.set_training(true);
+            layer.advance();
+            let mut dx = vec![f32::NAN; n];
+            layer.replay(h).backward(&dy, &mut dx).unwrap();
+            assert_eq!(bits(&dx), want_dx, "replayed backward: {ctx}");
+            let mut g = dy.clone();
+            layer.replay(h).backward_in_place(&mut g).unwrap();
+            assert_eq!(bits(&g), want_dx, "replayed backward in place: {ctx}");
+            let mut g = dy.clone();
+            d.replay(h).backward_in_place(&mut g).unwrap();
+            assert_eq!(bits(&g), want_dx, "Dropout::replay: {ctx}");
+
+            // A mask shape: its mask elements, all kept; the handle keeps
+            // the shape.
+            layer.set_training(false);
+            let dims = [2, 3, 4];
+            let mut y = vec![f32::NAN; 24];
+            let mut words = [u64::MAX; 1];
+            let h = layer
+                .at(5)
+                .shape(MaskShape::channels_first())
+                .mask_out(MaskOut::Bits(&mut words))
+                .forward(
+                    &View::dense(&x[..24], &dims).unwrap(),
+                    &mut ViewMut::dense(&mut y, &dims).unwrap(),
+                )
+                .unwrap();
+            assert_eq!(bits(&y), want_y[..24], "{ctx}");
+            assert_eq!(words, [(1 << 6) - 1], "six mask elements kept: {ctx}");
+            assert_eq!(h.shape(), MaskShape::channels_first());
+            assert_eq!(
+                (h.site(), h.len(), h.training()),
+                (layer.site(5), 24, false)
+            );
+            let mut dx = vec![f32::NAN; 24];
+            layer
+                .replay(h)
+                .backward(
+                    &View::dense(&dy[..24], &dims).unwrap(),
+                    &mut ViewMut::dense(&mut dx, &dims).unwrap(),
+                )
+                .unwrap();
+            assert_eq!(bits(&dx), want_dx[..24], "shaped replay: {ctx}");
+        }
+    }
+}
+
+/// A replayed backward pass checks the gradient against the forward call's
+/// element count: a wrong length is `Error::Size` naming both, and nothing
+/// is written, for training and evaluation handles, out of place and in
+/// place, elementwise and shaped.
+#[test]
+fn replayed_backward_with_a_wrong_length_is_a_size_error() {
+    let d = Dropout::new(0.5).unwrap().with_seed(2);
+    let mut layer = DropoutLayer::new(d, 1);
+    let x = inputs(300, 1);
+    let mut y = vec![0f32; 300];
+    for training in [true, false] {
+        layer.set_training(training);
+        let h = layer.at(0).forward(&x, &mut y).unwrap();
+        assert_eq!((h.len(), h.training()), (300, training));
+        let size = |given| Error::Size {
+            what: "elements (the forward call's)",
+            expected: 300,
+            given,
+        };
+        for len in [0, 299, 301] {
+            let dy = inputs(len, 2);
+            let mut dx = vec![7.0f32; len];
+            assert_eq!(
+                layer.replay(h).backward(&dy, &mut dx),
+                Err(size(len)),
+                "training {training} len {len}"
+            );
+            assert!(dx.iter().all(|&v| v == 7.0));
+            let mut g = vec![7.0f32; len];
+            assert_eq!(
+                layer.replay(h).backward_in_place(&mut g),
+                Err(size(len)),
+                "in place, training {training} len {len}"
+            );
+            assert!(g.iter().all(|&v| v == 7.0));
+            assert_eq!(d.replay(h).backward(&dy, &mut dx), Err(size(len)));
+            assert!(dx.iter().all(|&v| v == 7.0));
+        }
+        // Shaped: the same rank and mask shape but another extent.
+        let dims = [2, 3, 4];
+        let h = layer
+            .at(0)
+            .shape(MaskShape::channels_first())
+            .forward(
+                &View::dense(&x[..24], &dims).unwrap(),
+                &mut ViewMut::dense(&mut y[..24], &dims).unwrap(),
+            )
+            .unwrap();
+        let other = [2, 3, 5];
+        let mut dx = vec![7.0f32; 30];
+        assert_eq!(
+            layer.replay(h).backward(
+                &View::dense(&x[..30], &other).unwrap(),
+                &mut ViewMut::dense(&mut dx, &other).unwrap(),
+            ),
+            Err(Error::Size {
+                what: "elements (the forward call's)",
+                expected: 24,
+                given: 30
+            }),
+            "shaped, training {training}"
+        );
+        assert!(dx.iter().all(|&v| v == 7.0));
     }
 }
 
@@ -214,7 +391,7 @@ fn finite_difference_gradient_through_dropout() {
             .map(|j| (0..IN).map(|i| w1[j * IN + i] * x[i]).sum::<f64>().max(0.0) as f32)
             .collect();
         let mut hd = vec![0f32; HID];
-        d.forward(stream, 0, &h, &mut hd).unwrap();
+        d.at(Site::new(stream)).forward(&h, &mut hd).unwrap();
         hd.iter().zip(&w2).map(|(&a, &b)| f64::from(a) * b).sum()
     };
 
@@ -224,7 +401,7 @@ fn finite_difference_gradient_through_dropout() {
         .collect();
     let dy: Vec<f32> = w2.iter().map(|&v| v as f32).collect();
     let mut dh = vec![0f32; HID];
-    d.backward(stream, 0, &dy, &mut dh).unwrap();
+    d.at(Site::new(stream)).backward(&dy, &mut dh).unwrap();
     assert!(
         dh.contains(&0.0) && dh.iter().any(|&v| v != 0.0),
         "mask is mixed"
@@ -264,7 +441,9 @@ fn mc_rows_are_forwards_on_folded_streams() {
             .with_isa(isa)
             .unwrap();
         let mut rows = vec![0f32; samples * x.len()];
-        d.mc_forward(5, &x, &mut rows, samples).unwrap();
+        d.at(Site::new(5))
+            .mc_forward(&x, &mut rows, samples)
+            .unwrap();
         for (k, row) in rows.chunks(x.len()).enumerate() {
             let want = common::rforward(&d, fold_in(5, k as u64), 0, &x);
             assert_eq!(bits(row), bits(&want), "{isa:?} sample {k}");
@@ -273,8 +452,9 @@ fn mc_rows_are_forwards_on_folded_streams() {
     let d = Dropout::new(0.2).unwrap();
     let mut wrong = vec![0f32; 10];
     assert_eq!(
-        d.mc_forward(5, &x, &mut wrong, samples),
-        Err(Error::ShapeMismatch {
+        d.at(Site::new(5)).mc_forward(&x, &mut wrong, samples),
+        Err(Error::Size {
+            what: "Monte-Carlo output elements (samples times the input's)",
             expected: samples * x.len(),
             given: 10
         })
@@ -290,7 +470,9 @@ fn mc_mean_converges_to_inference() {
         for rate in [0.1, 0.5] {
             let d = Dropout::new(rate).unwrap().with_scaling(scaling);
             let mut rows = vec![0f32; samples * x.len()];
-            d.mc_forward(1, &x, &mut rows, samples).unwrap();
+            d.at(Site::new(1))
+                .mc_forward(&x, &mut rows, samples)
+                .unwrap();
             let (mut mean, mut var) = (vec![0f32; x.len()], vec![0f32; x.len()]);
             mc_mean_var(&rows, x.len(), &mut mean, &mut var).unwrap();
             let mut inf = vec![0f32; x.len()];
@@ -331,14 +513,16 @@ fn mc_mean_var_matches_a_direct_computation() {
     }
     assert_eq!(
         mc_mean_var(&rows[1..], 9, &mut mean, &mut var),
-        Err(Error::ShapeMismatch {
+        Err(Error::Size {
+            what: "sample elements (a whole number of rows of n, at least one)",
             expected: 108,
             given: 107
         })
     );
     assert_eq!(
         mc_mean_var(&rows, 9, &mut mean[..8], &mut var),
-        Err(Error::ShapeMismatch {
+        Err(Error::Size {
+            what: "mean and var elements (n)",
             expected: 9,
             given: 8
         })
@@ -356,11 +540,18 @@ fn mask_bits_are_forward_of_ones_on_every_isa() {
                 .with_isa(isa)
                 .unwrap();
             let mut y = vec![0f32; n];
-            d.forward(2, offset, &vec![1.0; n], &mut y).unwrap();
-            let mut words = vec![0u64; dropkit::mask_words(n)];
+            let site = Site::new(2).at(offset);
+            d.at(site).forward(&vec![1.0; n], &mut y).unwrap();
+            let mut words = vec![0u64; mask_words(n)];
             let mut bytes = vec![0u8; n];
-            d.mask_bits(2, offset, n, &mut words).unwrap();
-            d.mask_bytes(2, offset, &mut bytes).unwrap();
+            d.at::<f32>(site)
+                .mask_out(MaskOut::Bits(&mut words))
+                .mask(n)
+                .unwrap();
+            d.at::<f32>(site)
+                .mask_out(MaskOut::Bytes(&mut bytes))
+                .mask(n)
+                .unwrap();
             for i in 0..n {
                 let kept = y[i] != 0.0;
                 assert_eq!(words[i / 64] >> (i % 64) & 1 == 1, kept, "{isa:?} bit {i}");

@@ -6,14 +6,14 @@ mod common;
 
 use common::{check_type, proptest_cases, rkeep, Elem};
 use dropkit::half::{bf16, f16};
-use dropkit::{mask_words, Dropout, Isa, Threading};
+use dropkit::{mask_words, Dropout, Isa, MaskOut, Site, Threading};
 use proptest::prelude::*;
 
 /// The keep pattern read from a forward of ones, in any type.
 fn kept_of<E: Elem>(d: &Dropout, n: usize) -> Vec<bool> {
     let x = vec![E::from_f32(1.0); n];
     let mut y = x.clone();
-    d.forward(5, 77, &x, &mut y).unwrap();
+    d.at(Site::new(5).at(77)).forward(&x, &mut y).unwrap();
     y.iter().map(|v| v.to_f32() != 0.0).collect()
 }
 
@@ -33,7 +33,10 @@ fn every_type_gets_the_same_mask() {
         let mut words = vec![0u64; mask_words(n)];
         let x = vec![bf16::ONE; n];
         let mut y = x.clone();
-        d.forward_with_mask(5, 77, &x, &mut y, &mut words).unwrap();
+        d.at(Site::new(5).at(77))
+            .mask_out(MaskOut::Bits(&mut words))
+            .forward(&x, &mut y)
+            .unwrap();
         assert_eq!(words, common::pack(&want), "{isa:?} bf16 mask");
     }
 }
@@ -56,7 +59,7 @@ fn bf16_kept_values_are_not_biased() {
         .collect();
     let d = Dropout::new(0.1).unwrap().with_seed(2024);
     let mut y = x.clone();
-    d.forward(0, 0, &x, &mut y).unwrap();
+    d.at(Site::new(0)).forward(&x, &mut y).unwrap();
     let ratio = |y: &[bf16]| {
         let (mut sx, mut sy) = (0f64, 0f64);
         for (a, b) in x.iter().zip(y) {
@@ -106,7 +109,7 @@ fn f16_overflow_and_subnormal_results() {
         d.inference(&x, &mut y).unwrap();
         assert_eq!(y, x, "inverted inference is the identity");
         let keep = rkeep(&d, 0, 0, 4);
-        d.forward(0, 0, &x, &mut y).unwrap();
+        d.at(Site::new(0)).forward(&x, &mut y).unwrap();
         for i in 0..4 {
             let want = if keep[i] {
                 f16::from_f32(x[i].to_f32() * d.scale())

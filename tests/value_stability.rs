@@ -8,7 +8,7 @@ mod common;
 
 use common::{rforward, Elem};
 use dropkit::half::{bf16, f16};
-use dropkit::{Dropout, Isa, Scaling};
+use dropkit::{Dropout, Isa, Scaling, Site};
 use std::fmt::Write;
 
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/stability.txt");
@@ -68,7 +68,8 @@ fn render_all(isa: Option<Isa>) -> String {
                     let mut y = x.to_vec();
                     d.with_isa(isa)
                         .unwrap()
-                        .forward(stream, offset, x, &mut y)
+                        .at(Site::new(stream).at(offset))
+                        .forward(x, &mut y)
                         .unwrap();
                     y
                 }
