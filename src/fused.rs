@@ -47,17 +47,6 @@ fn check_rows(len: usize, features: usize) -> Result<(), Error> {
     }
 }
 
-fn check_bias(features: usize, bias: Option<usize>) -> Result<(), Error> {
-    match bias {
-        Some(given) if given != features => Err(Error::Size {
-            what: "bias elements (one per feature)",
-            expected: features,
-            given,
-        }),
-        _ => Ok(()),
-    }
-}
-
 impl Dropout {
     /// Validates, then runs the epilogue. `x`, `residual` (null: none) and
     /// `y` point to `n` elements each, borrowed by the caller for the call
@@ -81,7 +70,6 @@ impl Dropout {
             });
         }
         check_rows(n, f.features)?;
-        check_bias(f.features, f.bias.map(<[E]>::len))?;
         if let Some(r) = f.residual {
             if r.len() != n {
                 return Err(Error::Size {
