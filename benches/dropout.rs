@@ -13,7 +13,10 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
 };
 use dropkit::half::{bf16, f16};
-use dropkit::{bench, mask_words, Dropout, Element, Isa, Layout, Shaped, Threading, View, ViewMut};
+use dropkit::{
+    bench, mask_words, Dropout, Element, Isa, Layout, MaskIn, MaskOut, MaskShape, Site, Threading,
+    View, ViewMut,
+};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -26,6 +29,9 @@ fn sizes() -> [(&'static str, usize); 5] {
         ("16M", 1 << 24),
     ]
 }
+
+/// Where every benchmarked call runs: stream 1, from offset 0.
+const SITE: Site = Site::new(1).at(0);
 
 fn bench(c: &mut Criterion) {
     let base = Dropout::new(0.1).expect("valid rate").with_seed(42);
@@ -58,49 +64,62 @@ fn bench(c: &mut Criterion) {
                 .with_threading(Threading::Sequential);
             g.bench_function(BenchmarkId::new("forward", format!("{isa:?}")), |b| {
                 b.iter(|| {
-                    d.forward(1, 0, black_box(&x), &mut y)
+                    d.at(SITE)
+                        .forward(black_box(&x), &mut y)
                         .expect("lengths match")
                 })
             });
         }
         g.bench_function("auto", |b| {
-            b.iter(|| base.forward(1, 0, black_box(&x), &mut y).expect("ok"))
+            b.iter(|| base.at(SITE).forward(black_box(&x), &mut y).expect("ok"))
         });
         let mut z = x.clone();
         g.bench_function("auto_in_place", |b| {
-            b.iter(|| base.forward_in_place(1, 0, black_box(&mut z)).expect("ok"))
+            b.iter(|| {
+                base.at(SITE)
+                    .forward_in_place(black_box(&mut z))
+                    .expect("ok")
+            })
         });
         g.bench_function("auto_with_bit_mask", |b| {
             b.iter(|| {
-                base.forward_with_mask(1, 0, black_box(&x), &mut y, &mut words)
+                base.at(SITE)
+                    .mask_out(MaskOut::Bits(&mut words))
+                    .forward(black_box(&x), &mut y)
                     .expect("ok")
             })
         });
         g.bench_function("auto_with_byte_mask", |b| {
             b.iter(|| {
-                base.forward_with_byte_mask(1, 0, black_box(&x), &mut y, &mut bytes)
+                base.at(SITE)
+                    .mask_out(MaskOut::Bytes(&mut bytes))
+                    .forward(black_box(&x), &mut y)
                     .expect("ok")
             })
         });
         g.bench_function("backward_mask_free", |b| {
-            b.iter(|| base.backward(1, 0, black_box(&x), &mut y).expect("ok"))
+            b.iter(|| base.at(SITE).backward(black_box(&x), &mut y).expect("ok"))
         });
         g.bench_function("backward_from_bits", |b| {
             b.iter(|| {
-                base.backward_from_mask(&words, black_box(&x), &mut y)
+                base.at(Site::default())
+                    .mask_in(MaskIn::Bits(&words))
+                    .backward(black_box(&x), &mut y)
                     .expect("ok")
             })
         });
         g.bench_function("backward_from_bytes", |b| {
             b.iter(|| {
-                base.backward_from_byte_mask(&bytes, black_box(&x), &mut y)
+                base.at(Site::default())
+                    .mask_in(MaskIn::Bytes(&bytes))
+                    .backward(black_box(&x), &mut y)
                     .expect("ok")
             })
         });
         if n >= 1 << 20 {
             let par = base.with_threading(Threading::Parallel);
             g.bench_function("two_threads", |b| {
-                two.install(|| b.iter(|| par.forward(1, 0, black_box(&x), &mut y).expect("ok")))
+                two.install(|| b.iter(|| par.at(SITE).forward(black_box(&x), &mut y).expect("ok")))
             });
         }
         let seq = base.with_threading(Threading::Sequential);
@@ -120,7 +139,7 @@ fn typed<E: Element + Copy>(g: &mut BenchmarkGroup<'_, WallTime>, d: Dropout, n:
         .next()
         .unwrap_or("?");
     g.bench_function(BenchmarkId::new("forward_type", name), |b| {
-        b.iter(|| d.forward(1, 0, black_box(&x), &mut y).expect("ok"))
+        b.iter(|| d.at(SITE).forward(black_box(&x), &mut y).expect("ok"))
     });
 }
 
@@ -133,11 +152,19 @@ fn shapes(c: &mut Criterion) {
         .expect("valid rate")
         .with_seed(42)
         .with_threading(Threading::Sequential);
-    let cases: [(&str, Shaped<'static>, [usize; 4]); 4] = [
-        ("channels_first", Shaped::channels_first(), [32, 64, 32, 32]),
-        ("channels_last", Shaped::channels_last(), [32, 32, 32, 64]),
-        ("drop_path", Shaped::per_sample(), [1, 1, 256, 4096]),
-        ("locked", Shaped::locked_time_major(), [1, 64, 32, 512]),
+    let cases: [(&str, MaskShape, [usize; 4]); 4] = [
+        (
+            "channels_first",
+            MaskShape::channels_first(),
+            [32, 64, 32, 32],
+        ),
+        (
+            "channels_last",
+            MaskShape::channels_last(),
+            [32, 32, 32, 64],
+        ),
+        ("drop_path", MaskShape::per_sample(), [1, 1, 256, 4096]),
+        ("locked", MaskShape::locked_time_major(), [1, 64, 32, 512]),
     ];
     let mut g = c.benchmark_group("shapes");
     g.sample_size(10).measurement_time(Duration::from_secs(2));
@@ -156,7 +183,7 @@ fn shapes(c: &mut Criterion) {
             b.iter(|| {
                 let xv = View::dense(black_box(&x), &dims).expect("view");
                 let mut yv = ViewMut::dense(&mut y, &dims).expect("view");
-                d.forward_shaped(1, 0, &shape, &xv, &mut yv).expect("ok")
+                d.at(SITE).shape(shape).forward(&xv, &mut yv).expect("ok")
             })
         });
     }
@@ -168,12 +195,16 @@ fn shapes(c: &mut Criterion) {
     g.bench_function("strided_rows", |b| {
         b.iter(|| {
             let mut v = ViewMut::new(&mut buf, layout).expect("view");
-            d.forward_shaped_in_place(1, 0, &Shaped::elementwise(), &mut v)
-                .expect("ok")
+            // The default (elementwise) mask on a strided view.
+            d.at(SITE).forward_in_place(&mut v).expect("ok")
         })
     });
     g.bench_function("dense_rows", |b| {
-        b.iter(|| d.forward_in_place(1, 0, black_box(&mut dense)).expect("ok"))
+        b.iter(|| {
+            d.at(SITE)
+                .forward_in_place(black_box(&mut dense))
+                .expect("ok")
+        })
     });
     g.finish();
 }

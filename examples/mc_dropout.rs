@@ -7,7 +7,7 @@
 //!
 //! Trains the 64-128-10 network of `mlp_digits` with hidden dropout 0.5 (same
 //! data split and seeds), then for each of the 797 test digits runs 100
-//! stochastic passes of the hidden layer in one `Dropout::mc_forward` call,
+//! stochastic passes of the hidden layer in one `Call::mc_forward` call,
 //! averages the softmax outputs, and compares the mean confidence (largest
 //! averaged probability) and the spread across samples on digits the
 //! averaged prediction gets right against those it gets wrong.
@@ -15,7 +15,7 @@
 #[path = "common/mlp.rs"]
 mod mlp;
 
-use dropkit::Dropout;
+use dropkit::{Dropout, Site};
 use mlp::{argmax, evaluate, load_split, train, Net, Train, HID, OUT};
 
 fn main() {
@@ -39,7 +39,9 @@ fn main() {
     let (mut spread_right, mut spread_wrong) = (0f64, 0f64);
     for (t, (x, &y)) in test_set.x.iter().zip(&test_set.y).enumerate() {
         let h = net.hidden(x);
-        drop.mc_forward(t as u64, &h, &mut rows, samples)
+        // Digit t's stream; sample k runs on fold_in(t, k).
+        drop.at(Site::new(t as u64))
+            .mc_forward(&h, &mut rows, samples)
             .expect("shapes match");
         let probs: Vec<[f32; OUT]> = rows.chunks(HID).map(|r| net.probs(r)).collect();
         let mut mean = [0f32; OUT];

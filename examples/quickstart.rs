@@ -4,7 +4,7 @@
 //! cargo run --release --example quickstart
 //! ```
 
-use dropkit::{mask_words, Dropout, Isa, Scaling, Threading};
+use dropkit::{mask_words, Dropout, Isa, MaskOut, Scaling, Site, Threading};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -15,12 +15,14 @@ fn main() -> Result<(), dropkit::Error> {
         Isa::best()
     );
 
-    // 1. Masks: 64 elements of streams 0 and 1, rate 0.5, seed 42.
+    // 1. Masks: 64 elements of streams 0 and 1, rate 0.5, seed 42. A call
+    //    runs at a site: a stream (here 0 or 1) and the offset of its first
+    //    element in the whole tensor (here 0: the call covers all of it).
     let drop = Dropout::new(0.5)?.with_seed(42);
     let x: Vec<f32> = (1..=64).map(|i| i as f32).collect();
     let mut y = vec![0f32; 64];
     for stream in [0, 1] {
-        drop.forward(stream, 0, &x, &mut y)?;
+        drop.at(Site::new(stream).at(0)).forward(&x, &mut y)?;
         let mask: String = y
             .iter()
             .map(|&v| if v != 0.0 { '1' } else { '.' })
@@ -32,7 +34,7 @@ fn main() -> Result<(), dropkit::Error> {
         &y[..8]
     );
 
-    // 2. Keep statistics over 1M elements.
+    // 2. Keep statistics over 1M elements: only the mask, as bits.
     let n = 1 << 20;
     let mut words = vec![0u64; mask_words(n)];
     println!(
@@ -41,7 +43,7 @@ fn main() -> Result<(), dropkit::Error> {
     );
     for rate in [0.1, 0.5, 0.9] {
         let d = Dropout::new(rate)?.with_seed(7);
-        d.mask_bits(3, 0, n, &mut words)?;
+        d.mask(Site::new(3), MaskOut::Bits(&mut words), n)?;
         let kept: u32 = words.iter().map(|w| w.count_ones()).sum();
         let q = d.keep_prob();
         let expected = n as f64 * q;
@@ -75,7 +77,10 @@ fn main() -> Result<(), dropkit::Error> {
             .fold(f64::INFINITY, f64::min)
     };
     let t_copy = time(&mut || y.copy_from_slice(black_box(&x)));
-    let t_drop = time(&mut || d.forward(1, 0, black_box(&x), &mut y).unwrap());
+    let site = Site::new(1);
+    let t_drop = time(&mut || {
+        d.at(site).forward(black_box(&x), &mut y).unwrap();
+    });
     println!(
         "\n1M f32, one thread, {:?}: dropout {:.3} ns/element, copy_from_slice {:.3} ns/element ({:.2}x copy)",
         d.isa(),

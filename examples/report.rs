@@ -16,7 +16,8 @@
 
 use dropkit::half::{bf16, f16};
 use dropkit::{
-    bench, mask_words, Dropout, Element, Fused, Isa, Layout, Shaped, Threading, View, ViewMut,
+    bench, mask_words, Dropout, Element, Isa, Layout, MaskIn, MaskOut, MaskShape, Site, Threading,
+    View, ViewMut,
 };
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -74,6 +75,11 @@ fn ratio(mut f: impl FnMut(bool), n: usize) -> f64 {
     r.sort_by(f64::total_cmp);
     r[r.len() / 2]
 }
+
+/// Where every timed call runs: stream 1, from offset 0 (the calls below
+/// cover whole tensors; the per-row loop of `shapes_table` gives each row
+/// its own offset).
+const SITE: Site = Site::new(1).at(0);
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -144,7 +150,12 @@ fn main() {
                 .with_isa(isa)
                 .unwrap()
                 .with_threading(Threading::Sequential);
-            let t = best(|| d.forward(1, 0, black_box(x), y).unwrap(), n);
+            let t = best(
+                || {
+                    d.at(SITE).forward(black_box(x), y).unwrap();
+                },
+                n,
+            );
             let g = generator(isa, n);
             row += &format!(
                 " {:>8.2} {:>7.2}x {:>5.2}g",
@@ -158,15 +169,34 @@ fn main() {
         // taken against the same auto forward.
         let auto = base;
         let seq = base.with_threading(Threading::Sequential);
-        let t_auto = best(|| auto.forward(1, 0, black_box(x), y).unwrap(), n);
-        let t_in = best(
-            || auto.forward_in_place(1, 0, black_box(&mut z)).unwrap(),
+        let t_auto = best(
+            || {
+                auto.at(SITE).forward(black_box(x), y).unwrap();
+            },
             n,
         );
-        let t_one = one.install(|| best(|| seq.forward(1, 0, black_box(x), y).unwrap(), n));
+        let t_in = best(
+            || {
+                auto.at(SITE).forward_in_place(black_box(&mut z)).unwrap();
+            },
+            n,
+        );
+        let t_one = one.install(|| {
+            best(
+                || {
+                    seq.at(SITE).forward(black_box(x), y).unwrap();
+                },
+                n,
+            )
+        });
         let t_two = two.install(|| {
             let par = base.with_threading(Threading::Parallel);
-            best(|| par.forward(1, 0, black_box(x), y).unwrap(), n)
+            best(
+                || {
+                    par.at(SITE).forward(black_box(x), y).unwrap();
+                },
+                n,
+            )
         });
         // Mask and backward costs are kernel properties: compare them on one
         // thread against the plain forward, timed alternately with it.
@@ -177,7 +207,7 @@ fn main() {
                         if other {
                             f(y)
                         } else {
-                            seq.forward(1, 0, black_box(x), y).unwrap()
+                            seq.at(SITE).forward(black_box(x), y).unwrap();
                         }
                     },
                     n,
@@ -185,14 +215,23 @@ fn main() {
             })
         };
         let r_bits = vs_plain(&mut |y| {
-            seq.forward_with_mask(1, 0, black_box(x), y, &mut words)
+            seq.at(SITE)
+                .mask_out(MaskOut::Bits(&mut words))
+                .forward(black_box(x), y)
+                .unwrap();
+        });
+        let r_bwd = vs_plain(&mut |y| seq.at(SITE).backward(black_box(x), y).unwrap());
+        // From a stored mask the site is not used.
+        let r_bwd_bits = vs_plain(&mut |y| {
+            seq.at(Site::default())
+                .mask_in(MaskIn::Bits(&words))
+                .backward(black_box(x), y)
                 .unwrap()
         });
-        let r_bwd = vs_plain(&mut |y| seq.backward(1, 0, black_box(x), y).unwrap());
-        let r_bwd_bits =
-            vs_plain(&mut |y| seq.backward_from_mask(&words, black_box(x), y).unwrap());
         let r_bwd_bytes = vs_plain(&mut |y| {
-            seq.backward_from_byte_mask(&bytes, black_box(x), y)
+            seq.at(Site::default())
+                .mask_in(MaskIn::Bytes(&bytes))
+                .backward(black_box(x), y)
                 .unwrap()
         });
         row += &format!(
@@ -209,7 +248,11 @@ fn main() {
         if n == 1 << 10 {
             let mut small = [0f32; 16];
             let t_setup = best(
-                || auto.forward(1, 0, black_box(&x[..16]), &mut small).unwrap(),
+                || {
+                    auto.at(SITE)
+                        .forward(black_box(&x[..16]), &mut small)
+                        .unwrap();
+                },
                 n,
             );
             println!(
@@ -269,17 +312,39 @@ fn threads_table(base: &Dropout) {
                     if auto {
                         f(&mut y)
                     } else {
-                        seq.forward(1, 0, black_box(&x), &mut y).unwrap()
+                        seq.at(SITE).forward(black_box(&x), &mut y).unwrap();
                     }
                 },
                 n,
             )
         };
-        let gl = vs(&mut |y| base.forward(1, 0, black_box(&x), y).unwrap());
-        let p1 = one.install(|| vs(&mut |y| base.forward(1, 0, black_box(&x), y).unwrap()));
-        let p2 = two.install(|| vs(&mut |y| base.forward(1, 0, black_box(&x), y).unwrap()));
-        let ts = best(|| seq.forward(1, 0, black_box(&x), &mut y).unwrap(), n);
-        let tp = two.install(|| best(|| par.forward(1, 0, black_box(&x), &mut y).unwrap(), n));
+        let gl = vs(&mut |y| {
+            base.at(SITE).forward(black_box(&x), y).unwrap();
+        });
+        let p1 = one.install(|| {
+            vs(&mut |y| {
+                base.at(SITE).forward(black_box(&x), y).unwrap();
+            })
+        });
+        let p2 = two.install(|| {
+            vs(&mut |y| {
+                base.at(SITE).forward(black_box(&x), y).unwrap();
+            })
+        });
+        let ts = best(
+            || {
+                seq.at(SITE).forward(black_box(&x), &mut y).unwrap();
+            },
+            n,
+        );
+        let tp = two.install(|| {
+            best(
+                || {
+                    par.at(SITE).forward(black_box(&x), &mut y).unwrap();
+                },
+                n,
+            )
+        });
         let w = gl.max(p1).max(p2);
         worst = worst.max(w);
         println!(
@@ -322,7 +387,12 @@ fn forward_time<E: Element + Copy>(isa: Isa, n: usize, x: E) -> f64 {
     let mut buf = vec![x; 2 * n + pad];
     let (x, rest) = buf.split_at_mut(n);
     let y = &mut rest[pad..];
-    best(|| d.forward(1, 0, black_box(&*x), y).unwrap(), n)
+    best(
+        || {
+            d.at(SITE).forward(black_box(&*x), y).unwrap();
+        },
+        n,
+    )
 }
 
 /// Copy seconds per call of `bytes` bytes.
@@ -414,9 +484,15 @@ fn fused_table(quick: bool) {
             let mut y = vec![0f32; n];
             let mut t = vec![0f32; n];
             let mut db = vec![0f32; f];
-            let spec = Fused::rows(f).bias(&b).residual(&r);
+            // Rows of f features: the bias's length.
             let fused = best(
-                || d.fused_forward(1, 0, spec, black_box(&x), &mut y).unwrap(),
+                || {
+                    d.at(SITE)
+                        .bias(&b)
+                        .residual(&r)
+                        .forward(black_box(&x), &mut y)
+                        .unwrap();
+                },
                 n,
             );
             let three = best(
@@ -426,7 +502,7 @@ fn fused_table(quick: bool) {
                             *o = v + bb;
                         }
                     }
-                    d.forward_in_place(1, 0, &mut t).unwrap();
+                    d.at(SITE).forward_in_place(&mut t).unwrap();
                     for ((o, &v), &rr) in y.iter_mut().zip(&t).zip(&r) {
                         *o = rr + v;
                     }
@@ -443,10 +519,12 @@ fn fused_table(quick: bool) {
                 },
                 n,
             );
-            let bwd = best(|| d.backward(1, 0, black_box(&x), &mut y).unwrap(), n);
+            let bwd = best(|| d.at(SITE).backward(black_box(&x), &mut y).unwrap(), n);
             let bwd_db = best(
                 || {
-                    d.fused_backward(1, 0, f, black_box(&x), &mut y, Some(&mut db))
+                    d.at(SITE)
+                        .dbias(&mut db)
+                        .backward(black_box(&x), &mut y)
                         .unwrap()
                 },
                 n,
@@ -476,10 +554,10 @@ fn shapes_table() {
         .unwrap()
         .with_seed(42)
         .with_threading(Threading::Sequential);
-    let cases: [(&str, Shaped<'static>, Vec<Vec<usize>>); 4] = [
+    let cases: [(&str, MaskShape, Vec<Vec<usize>>); 4] = [
         (
             "channels first",
-            Shaped::channels_first(),
+            MaskShape::channels_first(),
             vec![
                 vec![1, 64, 32, 32],
                 vec![16, 64, 32, 32],
@@ -488,7 +566,7 @@ fn shapes_table() {
         ),
         (
             "channels last",
-            Shaped::channels_last(),
+            MaskShape::channels_last(),
             vec![
                 vec![1, 32, 32, 64],
                 vec![16, 32, 32, 64],
@@ -497,12 +575,12 @@ fn shapes_table() {
         ),
         (
             "drop-path",
-            Shaped::per_sample(),
+            MaskShape::per_sample(),
             vec![vec![16, 4096], vec![256, 4096]],
         ),
         (
             "locked",
-            Shaped::locked_time_major(),
+            MaskShape::locked_time_major(),
             vec![vec![64, 2, 512], vec![64, 32, 512]],
         ),
     ];
@@ -517,7 +595,9 @@ fn shapes_table() {
             let xv = View::dense(x, &dims).unwrap();
             let run = |y: &mut [f32]| {
                 let mut yv = ViewMut::dense(y, &dims).unwrap();
-                d.forward_shaped(1, 0, &shape, black_box(&xv), &mut yv)
+                d.at(SITE)
+                    .shape(shape)
+                    .forward(black_box(&xv), &mut yv)
                     .unwrap();
             };
             let t = best(|| run(y), n);
@@ -536,7 +616,7 @@ fn shapes_table() {
                     if shaped {
                         run(y)
                     } else {
-                        d.forward(1, 0, black_box(x), y).unwrap()
+                        d.at(SITE).forward(black_box(x), y).unwrap();
                     }
                 },
                 n,
@@ -558,15 +638,15 @@ fn shapes_table() {
     let layout = Layout::strided(&[rows, cols], &[stride, 1]).unwrap();
     let strided = |buf: &mut Vec<f32>| {
         let mut v = ViewMut::new(buf, layout).unwrap();
-        d.forward_shaped_in_place(1, 0, &Shaped::elementwise(), &mut v)
-            .unwrap();
+        // The default (elementwise) mask: a strided view needs no option.
+        d.at(SITE).forward_in_place(&mut v).unwrap();
     };
     let vs_dense = ratio(
         |s| {
             if s {
                 strided(&mut buf)
             } else {
-                d.forward_in_place(1, 0, black_box(&mut dense)).unwrap()
+                d.at(SITE).forward_in_place(black_box(&mut dense)).unwrap();
             }
         },
         n,
@@ -575,11 +655,12 @@ fn shapes_table() {
         |s| {
             if s {
                 for (r, row) in buf.chunks_exact_mut(stride).enumerate() {
-                    d.forward_in_place(1, (r * cols) as u64, &mut row[..cols])
+                    d.at(SITE.at((r * cols) as u64))
+                        .forward_in_place(&mut row[..cols])
                         .unwrap();
                 }
             } else {
-                d.forward_in_place(1, 0, black_box(&mut dense)).unwrap()
+                d.at(SITE).forward_in_place(black_box(&mut dense)).unwrap();
             }
         },
         n,

@@ -17,7 +17,7 @@
 #[path = "common/mlp.rs"]
 mod mlp;
 
-use dropkit::{fold_in, Dropout, Fused, Threading};
+use dropkit::{fold_in, Dropout, Site, Threading};
 use mlp::{argmax, load_split, softmax, Data, IN, OUT};
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro128PlusPlus;
@@ -35,6 +35,12 @@ fn matmul(m: &[f32], v: &[f32], rows: usize, inn: usize, out: usize) -> Vec<f32>
         }
     }
     y
+}
+
+/// The site of block `k`'s dropout at training step `step`: its own stream
+/// per block and step, the batch from offset 0.
+fn block_site(k: usize, step: u64) -> Site {
+    Site::new(fold_in(fold_in(k as u64, step), 0)).at(0)
 }
 
 fn relu(v: &[f32]) -> Vec<f32> {
@@ -83,19 +89,22 @@ impl Net {
             *v = (*v + self.b0[r % W]).max(0.0);
         }
         let mut hs = vec![h.clone()];
+        // At evaluation the same fused pass at rate 0: bias and residual only.
+        let eval = Dropout::new(0.0).unwrap();
         for k in 0..BLOCKS {
             let u = matmul(&self.w[k], &relu(&h), rows, W, W);
             let mut next = vec![0f32; rows * W];
-            let spec = Fused::rows(W).bias(&self.b[k]).residual(&h);
-            match drop {
-                Some((d, step)) => {
-                    d.fused_forward(fold_in(fold_in(k as u64, step), 0), 0, spec, &u, &mut next)
-                }
-                None => Dropout::new(0.0)
-                    .unwrap()
-                    .fused_forward(0, 0, spec, &u, &mut next),
-            }
-            .expect("shapes match");
+            let (d, site) = match drop {
+                Some((d, step)) => (d, block_site(k, step)),
+                None => (&eval, Site::new(0)),
+            };
+            // next = h + dropout(u + b) in one pass: rows of W features
+            // (the bias's length).
+            d.at(site)
+                .bias(&self.b[k])
+                .residual(&h)
+                .forward(&u, &mut next)
+                .expect("shapes match");
             h = next;
             hs.push(h.clone());
         }
@@ -141,15 +150,10 @@ impl Net {
         // fused backward (the same mask, regenerated).
         for k in (0..BLOCKS).rev() {
             let (mut du, mut db) = (vec![0f32; rows * W], vec![0f32; W]);
-            d.fused_backward(
-                fold_in(fold_in(k as u64, step), 0),
-                0,
-                W,
-                &dh,
-                &mut du,
-                Some(&mut db),
-            )
-            .expect("shapes match");
+            d.at(block_site(k, step))
+                .dbias(&mut db)
+                .backward(&dh, &mut du)
+                .expect("shapes match");
             let a = relu(&hs[k]);
             let mut da = vec![0f32; rows * W];
             for r in 0..rows {

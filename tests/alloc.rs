@@ -57,14 +57,8 @@ fn every_call<E: Element + Copy>(d: Dropout, v: E) {
         .mask_out(MaskOut::Bytes(&mut bytes))
         .forward(&x, &mut y)
         .unwrap();
-    d.at::<E>(site)
-        .mask_out(MaskOut::Bits(&mut words))
-        .mask(n)
-        .unwrap();
-    d.at::<E>(site)
-        .mask_out(MaskOut::Bytes(&mut bytes))
-        .mask(n)
-        .unwrap();
+    d.mask(site, MaskOut::Bits(&mut words), n).unwrap();
+    d.mask(site, MaskOut::Bytes(&mut bytes), n).unwrap();
     d.at(site).backward(&x, &mut y).unwrap();
     d.at(Site::default())
         .mask_in(MaskIn::Bits(&words))

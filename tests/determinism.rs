@@ -3,7 +3,7 @@
 mod common;
 
 use common::{bits, inputs};
-use dropkit::{Dropout, Isa, Threading};
+use dropkit::{Dropout, Isa, MaskOut, Site, Threading};
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -29,8 +29,12 @@ fn pools_of_1_2_3_threads_agree() {
                     let d = d.with_threading(threading);
                     let mut y = vec![0f32; n];
                     let mut m = vec![0u64; dropkit::mask_words(n)];
-                    pool(threads)
-                        .install(|| d.forward_with_mask(9, offset, &x, &mut y, &mut m).unwrap());
+                    pool(threads).install(|| {
+                        d.at(Site::new(9).at(offset))
+                            .mask_out(MaskOut::Bits(&mut m))
+                            .forward(&x, &mut y)
+                            .unwrap()
+                    });
                     outs.push((bits(&y), m));
                 }
             }
@@ -48,7 +52,7 @@ fn pieces_with_offsets_equal_the_whole() {
     let x = inputs(n, 5);
     let d = Dropout::new(0.5).unwrap().with_seed(11);
     let mut whole = vec![0f32; n];
-    d.forward(4, 1000, &x, &mut whole).unwrap();
+    d.at(Site::new(4).at(1000)).forward(&x, &mut whole).unwrap();
     // Arbitrary cut points, including ones inside a lane step and a block.
     for cuts in [
         vec![1, 2, 3],
@@ -60,13 +64,9 @@ fn pieces_with_offsets_equal_the_whole() {
             let mut pieces = vec![f32::NAN; n];
             let mut start = 0;
             for end in cuts.iter().copied().chain([n]) {
-                d.forward(
-                    4,
-                    1000 + start as u64,
-                    &x[start..end],
-                    &mut pieces[start..end],
-                )
-                .unwrap();
+                d.at(Site::new(4).at(1000 + start as u64))
+                    .forward(&x[start..end], &mut pieces[start..end])
+                    .unwrap();
                 start = end;
             }
             assert_eq!(bits(&pieces), bits(&whole), "{isa:?} cuts {cuts:?}");
@@ -81,9 +81,9 @@ fn in_place_equals_out_of_place() {
         for isa in Isa::available() {
             let d = Dropout::new(0.1).unwrap().with_isa(isa).unwrap();
             let mut y = vec![0f32; n];
-            d.forward(2, 33, &x, &mut y).unwrap();
+            d.at(Site::new(2).at(33)).forward(&x, &mut y).unwrap();
             let mut z = x.clone();
-            d.forward_in_place(2, 33, &mut z).unwrap();
+            d.at(Site::new(2).at(33)).forward_in_place(&mut z).unwrap();
             assert_eq!(bits(&y), bits(&z), "{isa:?} n {n}");
         }
     }
@@ -97,13 +97,13 @@ fn concurrent_calls_on_a_shared_dropout() {
     let d = Dropout::new(0.3).unwrap().with_seed(8);
     let x = inputs(10_000, 4);
     let mut want = vec![0f32; x.len()];
-    d.forward(6, 0, &x, &mut want).unwrap();
+    d.at(Site::new(6)).forward(&x, &mut want).unwrap();
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| {
                 for _ in 0..20 {
                     let mut y = vec![0f32; x.len()];
-                    d.forward(6, 0, &x, &mut y).unwrap();
+                    d.at(Site::new(6)).forward(&x, &mut y).unwrap();
                     assert_eq!(bits(&y), bits(&want));
                 }
             });

@@ -34,10 +34,7 @@ fn rate_zero_is_the_identity() {
         d.at(site).backward(&x, &mut dx).unwrap();
         assert_eq!(bits(&dx), bits(&x), "backward passes the gradient through");
         let mut words = vec![0u64; mask_words(x.len())];
-        d.at::<f32>(site)
-            .mask_out(MaskOut::Bits(&mut words))
-            .mask(x.len())
-            .unwrap();
+        d.mask(site, MaskOut::Bits(&mut words), x.len()).unwrap();
         assert!((0..x.len()).all(|i| words[i / 64] >> (i % 64) & 1 == 1));
         assert_eq!(words.last().unwrap() >> (x.len() % 64), 0, "no bits past n");
         d.at(Site::default())
@@ -72,10 +69,7 @@ fn rate_one_is_all_positive_zero() {
             "never NaN, whatever the mask"
         );
         let mut bytes = vec![1u8; x.len()];
-        d.at::<f32>(site)
-            .mask_out(MaskOut::Bytes(&mut bytes))
-            .mask(x.len())
-            .unwrap();
+        d.mask(site, MaskOut::Bytes(&mut bytes), x.len()).unwrap();
         assert!(bytes.iter().all(|&b| b == 0));
     }
 }
@@ -154,10 +148,7 @@ fn empty_slices_are_ok_and_write_nothing() {
             .forward_in_place(&mut [0f64; 0])
             .unwrap();
         let mut words = [7u64; 1];
-        d.at::<f32>(Site::new(0))
-            .mask_out(MaskOut::Bits(&mut words))
-            .mask(0)
-            .unwrap();
+        d.mask(Site::new(0), MaskOut::Bits(&mut words), 0).unwrap();
         assert_eq!(words, [7]);
         d.at::<f32>(Site::new(0))
             .mask_out(MaskOut::Bits(&mut []))
@@ -275,9 +266,7 @@ fn huge_requests_fail_before_touching_memory() {
     // A mask of usize::MAX elements cannot fit in 4 words: refused at once,
     // without allocating or writing.
     assert_eq!(
-        d.at::<f32>(Site::new(0))
-            .mask_out(MaskOut::Bits(&mut words))
-            .mask(usize::MAX),
+        d.mask(Site::new(0), MaskOut::Bits(&mut words), usize::MAX),
         Err(Error::Size {
             what: "mask words (at least)",
             expected: usize::MAX.div_ceil(64),
@@ -285,9 +274,11 @@ fn huge_requests_fail_before_touching_memory() {
         })
     );
     assert_eq!(
-        d.at::<f32>(Site::new(0).at(u64::MAX - 100))
-            .mask_out(MaskOut::Bits(&mut words))
-            .mask(256),
+        d.mask(
+            Site::new(0).at(u64::MAX - 100),
+            MaskOut::Bits(&mut words),
+            256
+        ),
         Err(Error::OffsetOverflow {
             offset: u64::MAX - 100,
             len: 256
@@ -338,4 +329,13 @@ fn accessors() {
     assert_eq!(d.seed(), 5);
     assert_eq!(d.scaling(), Scaling::Inverted);
     assert_eq!(d.threading(), Threading::Auto);
+}
+
+#[test]
+fn a_mask_call_without_a_mask_is_unsupported() {
+    let d = Dropout::new(0.5).unwrap();
+    assert!(matches!(
+        d.mask(Site::new(0), MaskOut::None, 10),
+        Err(Error::Unsupported { .. })
+    ));
 }

@@ -219,10 +219,7 @@ fn dbias_case<E: Elem>(features: usize, rows: usize) {
                 );
                 // From the stored mask: the same dx and dbias.
                 let mut words = vec![0u64; mask_words(n)];
-                d.at::<f32>(site)
-                    .mask_out(MaskOut::Bits(&mut words))
-                    .mask(n)
-                    .unwrap();
+                d.mask(site, MaskOut::Bits(&mut words), n).unwrap();
                 let (mut dx2, mut dbias2) = (dx.clone(), dbias.clone());
                 d.at(Site::default())
                     .mask_in(MaskIn::Bits(&words))
@@ -233,10 +230,7 @@ fn dbias_case<E: Elem>(features: usize, rows: usize) {
                 // In place, from the site and from either stored mask (any
                 // non-zero byte is kept): the same dx and dbias.
                 let mut bytes = vec![0u8; n];
-                d.at::<f32>(site)
-                    .mask_out(MaskOut::Bytes(&mut bytes))
-                    .mask(n)
-                    .unwrap();
+                d.mask(site, MaskOut::Bytes(&mut bytes), n).unwrap();
                 let loud: Vec<u8> = bytes.iter().map(|&b| b * 0x80).collect();
                 let calls: [(&str, Option<MaskIn>); 3] = [
                     ("site", None),
@@ -814,10 +808,7 @@ fn fused_calls_cross_every_limit() {
                     let want_dbias = dbias_in_documented_order(&dx, features);
                     assert!(bits(&dbias) == want_dbias, "dbias {ctx}");
                     let mut words = vec![0u64; mask_words(n)];
-                    d.at::<f32>(site)
-                        .mask_out(MaskOut::Bits(&mut words))
-                        .mask(n)
-                        .unwrap();
+                    d.mask(site, MaskOut::Bits(&mut words), n).unwrap();
                     let (mut dx2, mut dbias2) = (vec![0f32; n], vec![7f32; features]);
                     d.at(Site::default())
                         .mask_in(MaskIn::Bits(&words))
@@ -831,10 +822,7 @@ fn fused_calls_cross_every_limit() {
                     // against the mask-free backward, the same dbias in the
                     // documented order.
                     let mut bytes = vec![0u8; n];
-                    d.at::<f32>(site)
-                        .mask_out(MaskOut::Bytes(&mut bytes))
-                        .mask(n)
-                        .unwrap();
+                    d.mask(site, MaskOut::Bytes(&mut bytes), n).unwrap();
                     let masks: [(&str, Option<MaskIn>); 3] = [
                         ("site", None),
                         ("bits", Some(MaskIn::Bits(&words))),

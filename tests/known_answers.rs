@@ -115,9 +115,7 @@ fn keep_bits_known_answers() {
                 let keep: Vec<bool> = y.iter().map(|&v| v != 0.0).collect();
                 assert_eq!(pack(&keep), want, "{isa:?} {threading:?}");
                 let mut bits = [0u64; 2];
-                d.at::<f32>(Site::new(stream))
-                    .mask_out(MaskOut::Bits(&mut bits))
-                    .mask(128)
+                d.mask(Site::new(stream), MaskOut::Bits(&mut bits), 128)
                     .unwrap();
                 assert_eq!(bits, want, "mask_bits {isa:?} {threading:?}");
             }

@@ -13,7 +13,7 @@ use dropkit::half::{bf16, f16};
 use dropkit::limits::{
     BLOCK, MC_COLUMNS, PAIR_BLOCKS_MAX, PARALLEL_MIN, PARALLEL_MIN_IN_POOL, PIECE_MIN,
 };
-use dropkit::{mc_mean_var, Dropout, Isa, Threading};
+use dropkit::{mc_mean_var, Dropout, Isa, Site, Threading};
 
 /// Every ISA, the given threading, sizes `n` with an offset inside a block.
 fn cross(n: usize, offset: u64, threading: Threading, salt: u32) {
@@ -109,10 +109,13 @@ fn mc_case<E: Elem>(n: usize, samples: usize) {
     let d = Dropout::new(0.25).unwrap().with_seed(n as u64);
     let x = inputs_of::<E>(n, n as u32);
     let mut rows = vec![E::from_f32(0.0); n * samples];
-    d.mc_forward(4, &x, &mut rows, samples).unwrap();
+    d.at(Site::new(4))
+        .mc_forward(&x, &mut rows, samples)
+        .unwrap();
     for (k, row) in rows.chunks(n).enumerate() {
         let mut want = vec![E::from_f32(0.0); n];
-        d.forward(dropkit::fold_in(4, k as u64), 0, &x, &mut want)
+        d.at(Site::new(dropkit::fold_in(4, k as u64)))
+            .forward(&x, &mut want)
             .unwrap();
         assert!(
             common::bits(row) == common::bits(&want),

@@ -8,7 +8,7 @@ mod common;
 
 use common::{bits, config, pack, Elem};
 use dropkit::half::{bf16, f16};
-use dropkit::{mask_words, Dropout, Isa, Threading};
+use dropkit::{mask_words, Dropout, Isa, MaskIn, MaskOut, Site, Threading};
 
 fn values<E: Elem>(n: usize) -> Vec<E> {
     let special = [f32::INFINITY, -0.0, 1e-40, -3.5, f32::MAX];
@@ -30,22 +30,33 @@ fn check<E: Elem>(d: Dropout, offset: u64, keep: &[bool]) {
     let want = bits(&cfg.apply(keep, &x));
     let mut y = x.clone();
     let mut words = vec![u64::MAX; mask_words(n)];
-    d.forward_with_mask(9, offset, &x, &mut y, &mut words)
+    let site = Site::new(9).at(offset);
+    d.at(site)
+        .mask_out(MaskOut::Bits(&mut words))
+        .forward(&x, &mut y)
         .unwrap();
     assert_eq!(bits(&y), want, "{} {d:?} {offset} {n}", E::NAME);
     assert_eq!(words, pack(keep));
     let mut bytes = vec![3u8; n];
-    d.forward_with_byte_mask(9, offset, &x, &mut y, &mut bytes)
+    d.at(site)
+        .mask_out(MaskOut::Bytes(&mut bytes))
+        .forward(&x, &mut y)
         .unwrap();
     assert!(bytes.iter().zip(keep).all(|(&b, &k)| b == u8::from(k)));
     let mut z = x.clone();
-    d.forward_in_place(9, offset, &mut z).unwrap();
+    d.at(site).forward_in_place(&mut z).unwrap();
     assert_eq!(bits(&z), want);
     let mut dx = x.clone();
-    d.backward_from_mask(&words, &x, &mut dx).unwrap();
+    d.at(Site::default())
+        .mask_in(MaskIn::Bits(&words))
+        .backward(&x, &mut dx)
+        .unwrap();
     assert_eq!(bits(&dx), want);
     let mut w = x.clone();
-    d.backward_from_byte_mask_in_place(&bytes, &mut w).unwrap();
+    d.at(Site::default())
+        .mask_in(MaskIn::Bytes(&bytes))
+        .backward_in_place(&mut w)
+        .unwrap();
     assert_eq!(bits(&w), want);
 }
 
@@ -72,7 +83,7 @@ fn scalar_and_portable_under_miri() {
 /// walker over strided rows, stored masks) on small padded tensors.
 #[test]
 fn shaped_under_miri() {
-    use dropkit::{Layout, MaskIn, MaskOut, Shaped, View, ViewMut};
+    use dropkit::{Layout, MaskShape, View, ViewMut};
     let d = Dropout::new(0.4)
         .unwrap()
         .with_seed(2)
@@ -85,39 +96,30 @@ fn shaped_under_miri() {
     let xv = View::new(&x, layout).unwrap();
     let mask_sets: [&[usize]; 4] = [&[3, 4, 20], &[3, 4, 1], &[3, 1, 20], &[1, 4, 20]];
     for mask in mask_sets {
-        let shape = Shaped::noise_shape(mask);
+        let shape = MaskShape::noise_shape(mask);
+        let site = Site::new(1).at(5);
         let m: usize = mask.iter().product();
         let keep = config(&d).keep_mask(1, 5, m);
         let mut y = vec![7.0f32; layout.span()];
         let mut words = vec![0u64; mask_words(m)];
-        d.forward_shaped_with_mask(
-            1,
-            5,
-            &shape,
-            &xv,
-            &mut ViewMut::new(&mut y, layout).unwrap(),
-            MaskOut::Bits(&mut words),
-        )
-        .unwrap();
+        d.at(site)
+            .shape(shape)
+            .mask_out(MaskOut::Bits(&mut words))
+            .forward(&xv, &mut ViewMut::new(&mut y, layout).unwrap())
+            .unwrap();
         assert_eq!(words, pack(&keep));
         let mut z = vec![7.0f32; layout.span()];
-        d.forward_shaped(
-            1,
-            5,
-            &shape,
-            &xv,
-            &mut ViewMut::new(&mut z, layout).unwrap(),
-        )
-        .unwrap();
+        d.at(site)
+            .shape(shape)
+            .forward(&xv, &mut ViewMut::new(&mut z, layout).unwrap())
+            .unwrap();
         assert_eq!(bits(&y), bits(&z), "{mask:?}");
         let mut w = x.clone();
-        d.backward_shaped_from_mask(
-            &shape,
-            MaskIn::Bits(&words),
-            &xv,
-            &mut ViewMut::new(&mut w, layout).unwrap(),
-        )
-        .unwrap();
+        d.at(Site::default())
+            .shape(shape)
+            .mask_in(MaskIn::Bits(&words))
+            .backward(&xv, &mut ViewMut::new(&mut w, layout).unwrap())
+            .unwrap();
         for (i, (&a, &b)) in y.iter().zip(&w).enumerate() {
             if a != 7.0 {
                 assert_eq!(a.to_bits(), b.to_bits(), "{mask:?} {i}");
@@ -131,7 +133,6 @@ fn shaped_under_miri() {
 /// checks. The values equal the out-of-place call's.
 #[test]
 fn fused_in_place_under_miri() {
-    use dropkit::Fused;
     let (features, rows) = (8usize, 5usize);
     let n = features * rows;
     let x = values::<f32>(n);
@@ -144,14 +145,24 @@ fn fused_in_place_under_miri() {
             .with_isa(isa)
             .unwrap()
             .with_threading(Threading::Sequential);
-        let f = Fused::rows(features).bias(&bias).residual(&residual);
+        let site = Site::new(2).at(11);
         let mut want = vec![0.0f32; n];
-        d.fused_forward(2, 11, f, &x, &mut want).unwrap();
+        d.at(site)
+            .bias(&bias)
+            .residual(&residual)
+            .forward(&x, &mut want)
+            .unwrap();
         let mut z = x.clone();
-        d.fused_forward_in_place(2, 11, f, &mut z).unwrap();
+        d.at(site)
+            .bias(&bias)
+            .residual(&residual)
+            .forward_in_place(&mut z)
+            .unwrap();
         assert_eq!(bits(&z), bits(&want), "{isa:?} in place");
         let mut acc = residual.clone();
-        d.fused_forward_onto_residual(2, 11, Fused::rows(features).bias(&bias), &x, &mut acc)
+        d.at(site)
+            .bias(&bias)
+            .forward_onto_residual(&x, &mut acc)
             .unwrap();
         assert_eq!(bits(&acc), bits(&want), "{isa:?} onto the residual");
     }

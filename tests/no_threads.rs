@@ -5,7 +5,7 @@
 //! every thread spawn fails, as at a thread limit.
 #![cfg(all(target_os = "linux", feature = "rayon"))]
 
-use dropkit::{Dropout, Threading};
+use dropkit::{Dropout, Site, Threading};
 
 fn vm_size_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -43,7 +43,8 @@ fn calls_fall_back_to_the_calling_thread_when_no_thread_starts() {
     let mut rows = vec![0f32; 4 * 1000];
     let d = Dropout::new(0.3).unwrap().with_seed(5);
     d.with_threading(Threading::Sequential)
-        .forward(1, 0, &x, &mut want)
+        .at(Site::new(1))
+        .forward(&x, &mut want)
         .unwrap();
     let cap = vm_size_bytes() + (256 << 20);
     let limit = libc::rlimit {
@@ -58,10 +59,13 @@ fn calls_fall_back_to_the_calling_thread_when_no_thread_starts() {
     );
     for threading in [Threading::Auto, Threading::Parallel] {
         d.with_threading(threading)
-            .forward(1, 0, &x, &mut y)
+            .at(Site::new(1))
+            .forward(&x, &mut y)
             .unwrap();
         assert_eq!(y, want, "{threading:?}");
     }
-    d.mc_forward(2, &x[..1000], &mut rows, 4).unwrap();
+    d.at(Site::new(2))
+        .mc_forward(&x[..1000], &mut rows, 4)
+        .unwrap();
     println!("no thread could start, and every call ran on the calling thread");
 }

@@ -8,8 +8,8 @@ mod common;
 
 use common::{available_or_required, bits, config, inputs_of, pack, Elem};
 use dropkit::{
-    limits, mask_words, Dropout, Error, Isa, Layout, MaskIn, MaskOut, Scaling, Shaped, Threading,
-    View, ViewMut,
+    limits, mask_words, Dropout, Error, Isa, Layout, MaskIn, MaskOut, MaskShape, Scaling, Site,
+    Threading, View, ViewMut,
 };
 use half::{bf16, f16};
 
@@ -207,10 +207,11 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     let want = &want_whole[rows.clone()];
     let grad = &grad_whole[rows.clone()];
     let shape = if c.slab {
-        Shaped::noise_shape(&c.mask).slab(c.start, c.whole[0])
+        MaskShape::noise_shape(&c.mask).slab(c.start, c.whole[0])
     } else {
-        Shaped::noise_shape(&c.mask)
+        MaskShape::noise_shape(&c.mask)
     };
+    let site = Site::new(stream).at(offset);
     let ctx = format!(
         "{} {:?} whole {:?} mask {:?} slab {}..+{} offset {offset} rate {}",
         E::NAME,
@@ -236,27 +237,20 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
 
     // Forward, out of place.
     let mut yb = vec![fill; yl.span()];
-    d.forward_shaped(
-        stream,
-        offset,
-        &shape,
-        &xv,
-        &mut ViewMut::new(&mut yb, yl).unwrap(),
-    )
-    .unwrap();
+    d.at(site)
+        .shape(shape)
+        .forward(&xv, &mut ViewMut::new(&mut yb, yl).unwrap())
+        .unwrap();
     let (got, intact) = gather(&yb, &yl, fill);
     same(&bits(&got), &bits(want), &format!("forward {ctx}"));
     assert!(intact, "forward wrote padding {ctx}");
 
     // In place.
     let mut zb = scatter(x, &yl, fill);
-    d.forward_shaped_in_place(
-        stream,
-        offset,
-        &shape,
-        &mut ViewMut::new(&mut zb, yl).unwrap(),
-    )
-    .unwrap();
+    d.at(site)
+        .shape(shape)
+        .forward_in_place(&mut ViewMut::new(&mut zb, yl).unwrap())
+        .unwrap();
     let (got, intact) = gather(&zb, &yl, fill);
     same(&bits(&got), &bits(want), &format!("in place {ctx}"));
     assert!(intact, "in place wrote padding {ctx}");
@@ -272,15 +266,11 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     let keep_slab = cfg.keep_mask(stream, offset + mask_before as u64, mlen);
     let mut words = vec![!0u64; mask_words(mlen) + 1];
     let mut yb = vec![fill; yl.span()];
-    d.forward_shaped_with_mask(
-        stream,
-        offset,
-        &shape,
-        &xv,
-        &mut ViewMut::new(&mut yb, yl).unwrap(),
-        MaskOut::Bits(&mut words),
-    )
-    .unwrap();
+    d.at(site)
+        .shape(shape)
+        .mask_out(MaskOut::Bits(&mut words))
+        .forward(&xv, &mut ViewMut::new(&mut yb, yl).unwrap())
+        .unwrap();
     if whole_n > 0 && c.rows > 0 && dims.iter().all(|&e| e > 0) {
         assert_eq!(
             words[..mask_words(mlen)],
@@ -297,14 +287,11 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     );
     let mut bytes = vec![7u8; mlen];
     let mut zb = scatter(x, &yl, fill);
-    d.forward_shaped_in_place_with_mask(
-        stream,
-        offset,
-        &shape,
-        &mut ViewMut::new(&mut zb, yl).unwrap(),
-        MaskOut::Bytes(&mut bytes),
-    )
-    .unwrap();
+    d.at(site)
+        .shape(shape)
+        .mask_out(MaskOut::Bytes(&mut bytes))
+        .forward_in_place(&mut ViewMut::new(&mut zb, yl).unwrap())
+        .unwrap();
     let (got, _) = gather(&zb, &yl, fill);
     same(
         &bits(&got),
@@ -316,25 +303,18 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     let dyb = scatter(dy, &xl, fill);
     let dyv = View::new(&dyb, xl).unwrap();
     let mut dxb = vec![fill; yl.span()];
-    d.backward_shaped(
-        stream,
-        offset,
-        &shape,
-        &dyv,
-        &mut ViewMut::new(&mut dxb, yl).unwrap(),
-    )
-    .unwrap();
+    d.at(site)
+        .shape(shape)
+        .backward(&dyv, &mut ViewMut::new(&mut dxb, yl).unwrap())
+        .unwrap();
     let (got, intact) = gather(&dxb, &yl, fill);
     same(&bits(&got), &bits(grad), &format!("backward {ctx}"));
     assert!(intact, "backward wrote padding {ctx}");
     let mut dxb = scatter(dy, &yl, fill);
-    d.backward_shaped_in_place(
-        stream,
-        offset,
-        &shape,
-        &mut ViewMut::new(&mut dxb, yl).unwrap(),
-    )
-    .unwrap();
+    d.at(site)
+        .shape(shape)
+        .backward_in_place(&mut ViewMut::new(&mut dxb, yl).unwrap())
+        .unwrap();
     let (got, _) = gather(&dxb, &yl, fill);
     same(
         &bits(&got),
@@ -344,13 +324,11 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
     if dims.iter().all(|&e| e > 0) {
         for mask in [MaskIn::Bits(&words), MaskIn::Bytes(&bytes)] {
             let mut dxb = vec![fill; yl.span()];
-            d.backward_shaped_from_mask(
-                &shape,
-                mask,
-                &dyv,
-                &mut ViewMut::new(&mut dxb, yl).unwrap(),
-            )
-            .unwrap();
+            d.at(Site::default())
+                .shape(shape)
+                .mask_in(mask)
+                .backward(&dyv, &mut ViewMut::new(&mut dxb, yl).unwrap())
+                .unwrap();
             let (got, intact) = gather(&dxb, &yl, fill);
             same(
                 &bits(&got),
@@ -363,7 +341,7 @@ fn check_shaped<E: Elem>(d: &Dropout, c: &Case, rng: &mut Rng, salt: u32) {
 
     // Inference.
     let mut yb = vec![fill; yl.span()];
-    d.inference_shaped(&xv, &mut ViewMut::new(&mut yb, yl).unwrap())
+    d.inference(&xv, &mut ViewMut::new(&mut yb, yl).unwrap())
         .unwrap();
     let (got, intact) = gather(&yb, &yl, fill);
     same(
@@ -503,28 +481,22 @@ fn channels_last_window_edge_inside_a_run() {
                 let keep = expand(&cfg.keep_mask(stream, offset, m), dims, &mask);
                 let want = bits(&cfg.forward_from(&keep, &x));
                 let ctx = format!("{dims:?} offset {offset} {isa:?} {threading:?}");
-                let shape = Shaped::channels_last();
+                let shape = MaskShape::channels_last();
+                let site = Site::new(stream).at(offset);
                 let xv = View::dense(&x, dims).unwrap();
                 let mut y = vec![0f32; n];
-                d.forward_shaped(
-                    stream,
-                    offset,
-                    &shape,
-                    &xv,
-                    &mut ViewMut::dense(&mut y, dims).unwrap(),
-                )
-                .unwrap();
+                d.at(site)
+                    .shape(shape)
+                    .forward(&xv, &mut ViewMut::dense(&mut y, dims).unwrap())
+                    .unwrap();
                 same(&bits(&y), &want, &format!("forward {ctx}"));
                 let mut words = vec![0u64; mask_words(m)];
                 let mut z = x.clone();
-                d.forward_shaped_in_place_with_mask(
-                    stream,
-                    offset,
-                    &shape,
-                    &mut ViewMut::dense(&mut z, dims).unwrap(),
-                    MaskOut::Bits(&mut words),
-                )
-                .unwrap();
+                d.at(site)
+                    .shape(shape)
+                    .mask_out(MaskOut::Bits(&mut words))
+                    .forward_in_place(&mut ViewMut::dense(&mut z, dims).unwrap())
+                    .unwrap();
                 same(&bits(&z), &want, &format!("in place with mask {ctx}"));
                 same(
                     &words,
@@ -532,14 +504,10 @@ fn channels_last_window_edge_inside_a_run() {
                     &format!("mask {ctx}"),
                 );
                 let mut dx = vec![0f32; n];
-                d.backward_shaped(
-                    stream,
-                    offset,
-                    &shape,
-                    &xv,
-                    &mut ViewMut::dense(&mut dx, dims).unwrap(),
-                )
-                .unwrap();
+                d.at(site)
+                    .shape(shape)
+                    .backward(&xv, &mut ViewMut::dense(&mut dx, dims).unwrap())
+                    .unwrap();
                 same(
                     &bits(&dx),
                     &bits(&cfg.apply(&keep, &x)),
@@ -646,29 +614,29 @@ fn shaped_calls_cross_every_limit() {
 #[test]
 fn named_variants_are_their_mask_shapes() {
     type Expect = fn(&[usize]) -> Vec<usize>;
-    let named: [(Shaped<'static>, Expect); 5] = [
-        (Shaped::channels_first(), |d| {
+    let named: [(MaskShape, Expect); 5] = [
+        (MaskShape::channels_first(), |d| {
             let mut m = vec![1; d.len()];
             m[..2].copy_from_slice(&d[..2]);
             m
         }),
-        (Shaped::channels_last(), |d| {
+        (MaskShape::channels_last(), |d| {
             let mut m = vec![1; d.len()];
             m[0] = d[0];
             m[d.len() - 1] = d[d.len() - 1];
             m
         }),
-        (Shaped::per_sample(), |d| {
+        (MaskShape::per_sample(), |d| {
             let mut m = vec![1; d.len()];
             m[0] = d[0];
             m
         }),
-        (Shaped::locked_time_major(), |d| {
+        (MaskShape::locked_time_major(), |d| {
             let mut m = d.to_vec();
             m[0] = 1;
             m
         }),
-        (Shaped::locked_batch_major(), |d| {
+        (MaskShape::locked_batch_major(), |d| {
             let mut m = d.to_vec();
             m[1] = 1;
             m
@@ -688,25 +656,17 @@ fn named_variants_are_their_mask_shapes() {
             );
             let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
             let xv = View::dense(&x, &dims).unwrap();
-            d.forward_shaped(
-                9,
-                3,
-                &shape,
-                &xv,
-                &mut ViewMut::dense(&mut a, &dims).unwrap(),
-            )
-            .unwrap();
-            d.forward_shaped(
-                9,
-                3,
-                &Shaped::noise_shape(&mask),
-                &xv,
-                &mut ViewMut::dense(&mut b, &dims).unwrap(),
-            )
-            .unwrap();
+            d.at(Site::new(9).at(3))
+                .shape(shape)
+                .forward(&xv, &mut ViewMut::dense(&mut a, &dims).unwrap())
+                .unwrap();
+            d.at(Site::new(9).at(3))
+                .shape(MaskShape::noise_shape(&mask))
+                .forward(&xv, &mut ViewMut::dense(&mut b, &dims).unwrap())
+                .unwrap();
             same(&bits(&a), &bits(&b), &format!("{shape:?} {dims:?}"));
             let axes: Vec<usize> = (0..dims.len()).filter(|&i| mask[i] == 1).collect();
-            let by_axes = Shaped::broadcast_dims(&axes);
+            let by_axes = MaskShape::broadcast_dims(&axes);
             assert_eq!(by_axes.mask_layout(&data).unwrap().dims(), &mask[..]);
         }
     }
@@ -714,10 +674,10 @@ fn named_variants_are_their_mask_shapes() {
     let l1 = Layout::dense(&[5]).unwrap();
     let l2 = Layout::dense(&[5, 4]).unwrap();
     for (shape, l) in [
-        (Shaped::channels_first(), l1),
-        (Shaped::channels_last(), l1),
-        (Shaped::locked_time_major(), l1),
-        (Shaped::locked_batch_major(), l2),
+        (MaskShape::channels_first(), l1),
+        (MaskShape::channels_last(), l1),
+        (MaskShape::locked_time_major(), l1),
+        (MaskShape::locked_batch_major(), l2),
     ] {
         assert!(
             matches!(shape.mask_layout(&l), Err(Error::UnsupportedRank { .. })),
@@ -733,13 +693,16 @@ fn bad_shapes_are_refused_and_nothing_is_written() {
     let x = vec![1.0f32; 64];
     let xv = View::dense(&x, &[4, 4, 4]).unwrap();
     let mut y = vec![7.0f32; 64];
-    let mut expect = |shape: Shaped<'_>, x: &View<'_, f32>, dims: &[usize], want: Error| {
-        let r = d.forward_shaped(0, 0, &shape, x, &mut ViewMut::dense(&mut y, dims).unwrap());
+    let mut expect = |shape: MaskShape, x: &View<'_, f32>, dims: &[usize], want: Error| {
+        let r = d
+            .at(Site::new(0))
+            .shape(shape)
+            .forward(x, &mut ViewMut::dense(&mut y, dims).unwrap());
         assert_eq!(r, Err(want), "{shape:?}");
         assert!(y.iter().all(|&v| v == 7.0), "written on error {shape:?}");
     };
     expect(
-        Shaped::elementwise(),
+        MaskShape::elementwise(),
         &xv,
         &[4, 16],
         Error::RankMismatch {
@@ -748,7 +711,7 @@ fn bad_shapes_are_refused_and_nothing_is_written() {
         },
     );
     expect(
-        Shaped::elementwise(),
+        MaskShape::elementwise(),
         &xv,
         &[4, 8, 2],
         Error::DimMismatch {
@@ -758,7 +721,7 @@ fn bad_shapes_are_refused_and_nothing_is_written() {
         },
     );
     expect(
-        Shaped::noise_shape(&[4, 2, 1]),
+        MaskShape::noise_shape(&[4, 2, 1]),
         &xv,
         &[4, 4, 4],
         Error::BadMaskDim {
@@ -768,7 +731,7 @@ fn bad_shapes_are_refused_and_nothing_is_written() {
         },
     );
     expect(
-        Shaped::noise_shape(&[4, 1]),
+        MaskShape::noise_shape(&[4, 1]),
         &xv,
         &[4, 4, 4],
         Error::RankMismatch {
@@ -777,13 +740,13 @@ fn bad_shapes_are_refused_and_nothing_is_written() {
         },
     );
     expect(
-        Shaped::broadcast_dims(&[3]),
+        MaskShape::broadcast_dims(&[3]),
         &xv,
         &[4, 4, 4],
         Error::BadAxis { axis: 3, rank: 3 },
     );
     expect(
-        Shaped::elementwise().slab(6, 8),
+        MaskShape::elementwise().slab(6, 8),
         &xv,
         &[4, 4, 4],
         Error::SlabOutOfRange {
@@ -793,7 +756,7 @@ fn bad_shapes_are_refused_and_nothing_is_written() {
         },
     );
     expect(
-        Shaped::elementwise().slab(usize::MAX, 8),
+        MaskShape::elementwise().slab(usize::MAX, 8),
         &xv,
         &[4, 4, 4],
         Error::SlabOutOfRange {
@@ -804,29 +767,23 @@ fn bad_shapes_are_refused_and_nothing_is_written() {
     );
 
     // Offsets past the end of the index space (the mask's elements count).
-    let r = d.forward_shaped(
-        0,
-        u64::MAX - 10,
-        &Shaped::elementwise(),
-        &xv,
-        &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap(),
-    );
+    let r = d
+        .at(Site::new(0).at(u64::MAX - 10))
+        .shape(MaskShape::elementwise())
+        .forward(&xv, &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap());
     assert!(matches!(r, Err(Error::OffsetOverflow { .. })));
-    d.forward_shaped(
-        0,
-        u64::MAX - 16,
-        &Shaped::per_sample(),
-        &xv,
-        &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap(),
-    )
-    .unwrap(); // 4 mask elements fit
+    d.at(Site::new(0).at(u64::MAX - 16))
+        .shape(MaskShape::per_sample())
+        .forward(&xv, &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap())
+        .unwrap(); // 4 mask elements fit
     y.fill(7.0);
 
     // Views: too short, overlapping, overflowing, bad ranks.
     assert_eq!(
         View::new(&x[..10], Layout::dense(&[3, 4]).unwrap()).unwrap_err(),
-        Error::ViewOutOfBounds {
-            needed: 12,
+        Error::Size {
+            what: "slice elements the view reaches (at least)",
+            expected: 12,
             given: 10
         }
     );
@@ -872,35 +829,42 @@ fn bad_shapes_are_refused_and_nothing_is_written() {
 
     // Masks too small, for the forward and the backward.
     let mut words = [0u64; 0];
-    let r = d.forward_shaped_with_mask(
-        0,
-        0,
-        &Shaped::channels_first(),
-        &xv,
-        &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap(),
-        MaskOut::Bits(&mut words),
+    // 16 mask elements: one word, or 16 bytes.
+    let r = d
+        .at(Site::new(0))
+        .shape(MaskShape::channels_first())
+        .mask_out(MaskOut::Bits(&mut words))
+        .forward(&xv, &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap());
+    assert_eq!(
+        r,
+        Err(Error::Size {
+            what: "mask words (at least)",
+            expected: 1,
+            given: 0
+        })
     );
-    assert!(matches!(r, Err(Error::MaskTooSmall { elements: 16, .. })));
-    let r = d.backward_shaped_from_mask(
-        &Shaped::channels_first(),
-        MaskIn::Bytes(&[1; 15]),
-        &xv,
-        &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap(),
+    let r = d
+        .at(Site::default())
+        .shape(MaskShape::channels_first())
+        .mask_in(MaskIn::Bytes(&[1; 15]))
+        .backward(&xv, &mut ViewMut::dense(&mut y, &[4, 4, 4]).unwrap());
+    assert_eq!(
+        r,
+        Err(Error::Size {
+            what: "mask bytes (at least)",
+            expected: 16,
+            given: 15
+        })
     );
-    assert!(matches!(r, Err(Error::MaskTooSmall { elements: 16, .. })));
     assert!(y.iter().all(|&v| v == 7.0));
 
     // Zero-sized axes: Ok, nothing written.
     let e = View::dense(&x[..0], &[4, 0, 4]).unwrap();
     let mut buf = [7.0f32; 3];
-    d.forward_shaped(
-        0,
-        0,
-        &Shaped::channels_first(),
-        &e,
-        &mut ViewMut::dense(&mut buf, &[4, 0, 4]).unwrap(),
-    )
-    .unwrap();
+    d.at(Site::new(0))
+        .shape(MaskShape::channels_first())
+        .forward(&e, &mut ViewMut::dense(&mut buf, &[4, 0, 4]).unwrap())
+        .unwrap();
     assert_eq!(buf, [7.0; 3]);
 }
 
@@ -956,14 +920,13 @@ fn channels_keep_at_the_rate() {
     let x = vec![1.0f32; n * c * l];
     let mut y = vec![0.0f32; n * c * l];
     let dims = [n, c, l];
-    d.forward_shaped(
-        3,
-        0,
-        &Shaped::channels_first(),
-        &View::dense(&x, &dims).unwrap(),
-        &mut ViewMut::dense(&mut y, &dims).unwrap(),
-    )
-    .unwrap();
+    d.at(Site::new(3))
+        .shape(MaskShape::channels_first())
+        .forward(
+            &View::dense(&x, &dims).unwrap(),
+            &mut ViewMut::dense(&mut y, &dims).unwrap(),
+        )
+        .unwrap();
     let sigma = (n as f64 * 0.75 * 0.25).sqrt();
     for ch in 0..c {
         let mut kept = 0;
@@ -1013,7 +976,7 @@ fn alpha_dropout_keeps_mean_and_variance() {
     for rate in [0.1, 0.5] {
         let d = Dropout::alpha(rate).unwrap().with_seed(2);
         let mut y = vec![0f32; n];
-        d.forward(0, 0, &x, &mut y).unwrap();
+        d.at(Site::new(0)).forward(&x, &mut y).unwrap();
         let (m, v) = mean_var(&y);
         // Sampling error of the input itself, plus the mask's: a few 1e-3.
         assert!(
@@ -1026,14 +989,13 @@ fn alpha_dropout_keeps_mean_and_variance() {
         );
         let dims = [256, 64, 64];
         let mut z = vec![0f32; n];
-        d.forward_shaped(
-            0,
-            0,
-            &Shaped::channels_first(),
-            &View::dense(&x, &dims).unwrap(),
-            &mut ViewMut::dense(&mut z, &dims).unwrap(),
-        )
-        .unwrap();
+        d.at(Site::new(0))
+            .shape(MaskShape::channels_first())
+            .forward(
+                &View::dense(&x, &dims).unwrap(),
+                &mut ViewMut::dense(&mut z, &dims).unwrap(),
+            )
+            .unwrap();
         let (m, v) = mean_var(&z);
         // 16384 channel decisions: the mask's share of the error is larger.
         assert!(
@@ -1091,20 +1053,24 @@ fn alpha_constants_known_answers() {
     let mut y = [1.0f32; 4];
     Dropout::alpha(1.0)
         .unwrap()
-        .forward(0, 0, &x, &mut y)
+        .at(Site::new(0))
+        .forward(&x, &mut y)
         .unwrap();
     assert!(y.iter().all(|v| v.to_bits() == 0));
     Dropout::alpha(0.0)
         .unwrap()
-        .forward(0, 0, &x, &mut y)
+        .at(Site::new(0))
+        .forward(&x, &mut y)
         .unwrap();
     assert_eq!(bits(&y), bits(&x));
     // Inference is the identity; the fused forward refuses alpha.
     let d = Dropout::alpha(0.3).unwrap();
     d.inference(&x, &mut y).unwrap();
     assert_eq!(bits(&y), bits(&x));
-    let r = d.fused_forward(0, 0, dropkit::Fused::rows(4), &x, &mut y);
-    assert!(matches!(r, Err(Error::Unsupported { .. })));
+    // `Fused::rows(4)` alone: the fused path needs a bias (zero here).
+    let r = d.at(Site::new(0)).bias(&[0.0f32; 4]).forward(&x, &mut y);
+    assert!(matches!(r, Err(Error::Unsupported { .. })), "{r:?}");
+    assert_eq!(bits(&y), bits(&x), "written on error");
 }
 
 /// The rate edges on periodic rows, split over threads at a position
@@ -1121,25 +1087,21 @@ fn edges_on_periodic_rows_split_mid_row() {
                 .unwrap()
                 .with_threading(Threading::Parallel);
             let mut y = x.clone();
-            d.forward_shaped_in_place(
-                0,
-                1,
-                &Shaped::channels_last(),
-                &mut ViewMut::dense(&mut y, &dims).unwrap(),
-            )
-            .unwrap();
+            d.at(Site::new(0).at(1))
+                .shape(MaskShape::channels_last())
+                .forward_in_place(&mut ViewMut::dense(&mut y, &dims).unwrap())
+                .unwrap();
             let want = config(&d).forward(0, 1, &x);
             let want = if rate == 0.0 { want } else { vec![0.0; 8000] };
             same(&bits(&y), &bits(&want), &format!("rate {rate} {isa:?}"));
             let mut z = vec![1.0f32; 8000];
-            d.forward_shaped(
-                0,
-                1,
-                &Shaped::channels_last(),
-                &View::dense(&x, &dims).unwrap(),
-                &mut ViewMut::dense(&mut z, &dims).unwrap(),
-            )
-            .unwrap();
+            d.at(Site::new(0).at(1))
+                .shape(MaskShape::channels_last())
+                .forward(
+                    &View::dense(&x, &dims).unwrap(),
+                    &mut ViewMut::dense(&mut z, &dims).unwrap(),
+                )
+                .unwrap();
             same(
                 &bits(&z),
                 &bits(&want),
@@ -1164,14 +1126,13 @@ fn ndarray_views_match_dense_copies() {
         let dims = x.shape().to_vec();
         let dense: Vec<f32> = x.iter().copied().collect(); // logical order
         let mut want = vec![0f32; dense.len()];
-        d.forward_shaped(
-            4,
-            0,
-            &Shaped::channels_first(),
-            &View::dense(&dense, &dims).unwrap(),
-            &mut ViewMut::dense(&mut want, &dims).unwrap(),
-        )
-        .unwrap();
+        d.at(Site::new(4))
+            .shape(MaskShape::channels_first())
+            .forward(
+                &View::dense(&dense, &dims).unwrap(),
+                &mut ViewMut::dense(&mut want, &dims).unwrap(),
+            )
+            .unwrap();
         out.fill(-1.0);
         let mut y = out.slice_mut(s![..4, ..;2, 2..18]);
         if dims[0] != 4 {
@@ -1179,7 +1140,9 @@ fn ndarray_views_match_dense_copies() {
         }
         let xv = View::try_from(x.view()).unwrap();
         let mut yv = ViewMut::try_from(y.view_mut()).unwrap();
-        d.forward_shaped(4, 0, &Shaped::channels_first(), &xv, &mut yv)
+        d.at(Site::new(4))
+            .shape(MaskShape::channels_first())
+            .forward(&xv, &mut yv)
             .unwrap();
         let got: Vec<f32> = y.iter().copied().collect();
         same(&bits(&got), &bits(&want), &format!("{dims:?}"));

@@ -11,9 +11,7 @@ use proptest::prelude::*;
 
 fn keep_bits(d: &Dropout, stream: u64, offset: u64, n: usize) -> Vec<bool> {
     let mut words = vec![0u64; mask_words(n)];
-    d.at::<f32>(Site::new(stream).at(offset))
-        .mask_out(MaskOut::Bits(&mut words))
-        .mask(n)
+    d.mask(Site::new(stream).at(offset), MaskOut::Bits(&mut words), n)
         .unwrap();
     (0..n).map(|i| words[i / 64] >> (i % 64) & 1 == 1).collect()
 }

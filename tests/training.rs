@@ -544,14 +544,8 @@ fn mask_bits_are_forward_of_ones_on_every_isa() {
             d.at(site).forward(&vec![1.0; n], &mut y).unwrap();
             let mut words = vec![0u64; mask_words(n)];
             let mut bytes = vec![0u8; n];
-            d.at::<f32>(site)
-                .mask_out(MaskOut::Bits(&mut words))
-                .mask(n)
-                .unwrap();
-            d.at::<f32>(site)
-                .mask_out(MaskOut::Bytes(&mut bytes))
-                .mask(n)
-                .unwrap();
+            d.mask(site, MaskOut::Bits(&mut words), n).unwrap();
+            d.mask(site, MaskOut::Bytes(&mut bytes), n).unwrap();
             for i in 0..n {
                 let kept = y[i] != 0.0;
                 assert_eq!(words[i / 64] >> (i % 64) & 1 == 1, kept, "{isa:?} bit {i}");

@@ -168,7 +168,8 @@ pub fn train(net: &mut Net, data: &Data, t: &Train, mut report: impl FnMut(usize
                 x0.extend_from_slice(&data.x[i]);
             }
             let mut x = vec![0f32; b * IN];
-            input.forward(&x0, &mut x).expect("input dropout");
+            // The batch is the layer's whole tensor: offset 0.
+            input.at(0).forward(&x0, &mut x).expect("input dropout");
             let mut pre = vec![0f32; b * HID];
             for r in 0..b {
                 for j in 0..HID {
@@ -182,7 +183,7 @@ pub fn train(net: &mut Net, data: &Data, t: &Train, mut report: impl FnMut(usize
             }
             let h: Vec<f32> = pre.iter().map(|v| v.max(0.0)).collect();
             let mut hd = vec![0f32; b * HID];
-            let handle = hidden.forward(&h, &mut hd).expect("hidden dropout");
+            let handle = hidden.at(0).forward(&h, &mut hd).expect("hidden dropout");
             // Softmax cross-entropy gradient at the output.
             let mut dz = vec![0f32; b * OUT];
             for r in 0..b {
@@ -203,8 +204,10 @@ pub fn train(net: &mut Net, data: &Data, t: &Train, mut report: impl FnMut(usize
                 }
             }
             let mut dh = vec![0f32; b * HID];
+            // The forward call's site, replayed: the mask is regenerated.
             hidden
-                .backward(handle, &dhd, &mut dh)
+                .replay(handle)
+                .backward(&dhd, &mut dh)
                 .expect("mask-free backward");
             for (g, &p) in dh.iter_mut().zip(&pre) {
                 if p <= 0.0 {

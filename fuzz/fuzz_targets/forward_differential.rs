@@ -5,7 +5,7 @@
 //! (`dropkit::limits`), up to just past `PAIR_BLOCKS_MAX`.
 #![no_main]
 
-use dropkit::{Dropout, Error};
+use dropkit::{Dropout, Error, Site};
 use dropkit_fuzz::{assert_same, bits, class, config, for_case_type, Case, FuzzElem};
 use libfuzzer_sys::fuzz_target;
 
@@ -25,19 +25,20 @@ fn check<E: FuzzElem>(case: &Case) {
     let d = d.with_seed(case.seed).with_scaling(case.any_scaling());
     let (x, offset) = (case.input_of::<E>(), case.offset());
     let want = config(&d).forward(case.stream, offset, &x);
+    let site = Site::new(case.stream).at(offset);
     for v in case.variants(d) {
         let mut y = x.clone();
-        v.forward(case.stream, offset, &x, &mut y).unwrap();
+        v.at(site).forward(&x, &mut y).unwrap();
         assert_same!(y, want, "{v:?}");
         let mut z = x.clone();
-        v.forward_in_place(case.stream, offset, &mut z).unwrap();
+        v.at(site).forward_in_place(&mut z).unwrap();
         assert_same!(z, want, "in place {v:?}");
     }
     // A mismatched output is refused and left alone.
     let mut short = x[..x.len() / 2].to_vec();
     let before = bits(&short);
     if short.len() != x.len() {
-        assert!(d.forward(case.stream, offset, &x, &mut short).is_err());
+        assert!(d.at(site).forward(&x, &mut short).is_err());
         assert_eq!(bits(&short), before);
     }
 }

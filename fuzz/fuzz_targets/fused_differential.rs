@@ -12,7 +12,7 @@
 #![no_main]
 
 use dropkit::limits::DBIAS_CHUNK_ELEMENTS;
-use dropkit::{Dropout, Error, Fused};
+use dropkit::{Call, Dropout, Error, Site};
 use dropkit_fuzz::{
     assert_same, bits, class, config, elementwise_edges, for_case_type, Case, FuzzElem, BIG_LEN,
 };
@@ -84,6 +84,18 @@ fn same_sums<E: FuzzElem>(a: &[E], b: &[E]) -> bool {
         })
 }
 
+/// `c` with the case's fused options: the bias and the residual, if any.
+fn with<'a, E>(c: Call<'a, E>, bias: Option<&'a [E]>, residual: Option<&'a [E]>) -> Call<'a, E> {
+    let c = match bias {
+        Some(b) => c.bias(b),
+        None => c,
+    };
+    match residual {
+        Some(r) => c.residual(r),
+        None => c,
+    }
+}
+
 fn check<E: FuzzElem>(case: &Case) {
     let Ok(d) = Dropout::new(case.rate()) else {
         return;
@@ -104,51 +116,55 @@ fn check<E: FuzzElem>(case: &Case) {
         .collect();
     let residual: Vec<E> = x.iter().rev().copied().collect();
     let (use_bias, use_res) = (case.elem & 4 != 0, case.elem & 8 != 0);
-    let mut f = Fused::rows(features);
-    if use_bias {
-        f = f.bias(&bias);
-    }
-    if use_res {
-        f = f.residual(&residual);
-    }
+    // The fused pass takes its rows from the bias (`features` long) and
+    // runs with a bias or a residual or both: without either, the zero
+    // bias, which the oracle adds too (a `-0.0` in `x` then becomes `+0.0`).
+    let zeros = vec![<E as Value>::zero(); features];
+    let b = if use_bias || !use_res {
+        Some(if use_bias { &bias[..] } else { &zeros[..] })
+    } else {
+        None
+    };
+    let r = use_res.then_some(&residual[..]);
+    let site = Site::new(case.stream).at(offset);
     let mut y = x.clone();
     let whole_rows = n == 0 || (features > 0 && n % features == 0);
     if !whole_rows {
+        // Rows are the bias's: a call with the bias (and the residual if
+        // the case has one) is refused.
         let before = bits(&y);
-        let r = d.fused_forward(case.stream, offset, f, &x, &mut y);
-        assert_eq!(r, Err(Error::NotWholeRows { len: n, features }));
+        let got = with(d.at(site), Some(&bias), r).forward(&x, &mut y);
+        assert_eq!(got, Err(Error::NotWholeRows { len: n, features }));
         assert_eq!(bits(&y), before, "written on error");
         let mut dbias = vec![E::from_raw(0, 0); features];
-        let r = d.fused_backward(case.stream, offset, features, &x, &mut y, Some(&mut dbias));
-        assert_eq!(r, Err(Error::NotWholeRows { len: n, features }));
+        let got = d.at(site).dbias(&mut dbias).backward(&x, &mut y);
+        assert_eq!(got, Err(Error::NotWholeRows { len: n, features }));
         assert_eq!(bits(&y), before, "written on error");
         return;
     }
     let cfg = config(&d);
-    let b = use_bias.then_some(&bias[..]);
-    let r = use_res.then_some(&residual[..]);
     let want = cfg.fused(case.stream, offset, features.max(1), 0, &x, b, r);
     // The backward of `dy = x`: the forward's mask and factor on `dy`.
     let want_dx = cfg.forward(case.stream, offset, &x);
     let want_dbias = (features > 0).then(|| dbias_of(&want_dx, features));
     for v in case.variants(d) {
-        v.fused_forward(case.stream, offset, f, &x, &mut y).unwrap();
+        with(v.at(site), b, r).forward(&x, &mut y).unwrap();
         assert_same!(y, want, "{v:?}");
         let mut z = x.clone();
-        v.fused_forward_in_place(case.stream, offset, f, &mut z)
-            .unwrap();
+        with(v.at(site), b, r).forward_in_place(&mut z).unwrap();
         assert_same!(z, want, "in place {v:?}");
         if use_res {
+            // The residual is the output: only the bias as an option.
             let mut onto = residual.clone();
-            v.fused_forward_onto_residual(case.stream, offset, f, &x, &mut onto)
+            with(v.at(site), b, None)
+                .forward_onto_residual(&x, &mut onto)
                 .unwrap();
             assert_same!(onto, want, "onto the residual {v:?}");
         }
         if let Some(want_dbias) = &want_dbias {
             let mut dx = vec![E::from_raw(0x7fc0_dead, 1); n];
             let mut dbias = vec![E::from_raw(0x7fc0_dead, 1); features];
-            v.fused_backward(case.stream, offset, features, &x, &mut dx, Some(&mut dbias))
-                .unwrap();
+            v.at(site).dbias(&mut dbias).backward(&x, &mut dx).unwrap();
             assert_same!(dx, want_dx, "backward dx {v:?}");
             assert!(
                 same_sums(&dbias, want_dbias),

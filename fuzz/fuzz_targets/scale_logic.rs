@@ -7,7 +7,7 @@
 //! paired-block limit (`dropkit::limits`).
 #![no_main]
 
-use dropkit::{mask_words, Dropout, Scaling};
+use dropkit::{mask_words, Dropout, MaskOut, Scaling, Site};
 use dropkit_fuzz::{bits, class, for_case_type, Case, FuzzElem};
 use dropkit_reference::Value;
 use libfuzzer_sys::fuzz_target;
@@ -38,7 +38,9 @@ fn check<E: FuzzElem>(case: &Case) {
     let (x, offset) = (case.input_of::<E>(), case.offset());
     let mut y = x.clone();
     let mut m = vec![0u64; mask_words(x.len())];
-    d.forward_with_mask(case.stream, offset, &x, &mut y, &mut m)
+    d.at(Site::new(case.stream).at(offset))
+        .mask_out(MaskOut::Bits(&mut m))
+        .forward(&x, &mut y)
         .unwrap();
     for i in 0..x.len() {
         let kept = m[i / 64] >> (i % 64) & 1 == 1;
@@ -76,7 +78,8 @@ fn check<E: FuzzElem>(case: &Case) {
         let n = 8192;
         let ones = vec![1.0f32; n];
         let mut t = vec![0f32; n];
-        d.forward(case.stream, offset.min(u64::MAX - n as u64), &ones, &mut t)
+        d.at(Site::new(case.stream).at(offset.min(u64::MAX - n as u64)))
+            .forward(&ones, &mut t)
             .unwrap();
         let mean = t.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
         let mut i1 = [0f32; 1];

@@ -17,7 +17,7 @@
 #![no_main]
 
 use dropkit::limits::{PERIOD_BITS_MAX, WINDOW};
-use dropkit::{Dropout, Error, Layout, Shaped, View, ViewMut};
+use dropkit::{Dropout, Error, Layout, MaskShape, Site, View, ViewMut};
 use dropkit_fuzz::{bits, class, config, for_case_type, same_bits, Case, FuzzElem};
 use libfuzzer_sys::fuzz_target;
 
@@ -68,7 +68,7 @@ struct Plan {
     strides: Vec<usize>,
     /// The named pattern with these mask extents, if the case picks it
     /// rather than `noise_shape`.
-    named: Option<Shaped<'static>>,
+    named: Option<MaskShape>,
 }
 
 /// Padded strides for `dims` (innermost 1 or 2, each axis padded by 0 to 2
@@ -160,7 +160,7 @@ fn big(case: &Case) -> Plan {
             (
                 vec![n, l1, inner],
                 vec![n, 1, inner],
-                Shaped::channels_last(),
+                MaskShape::channels_last(),
             )
         }
         0..=3 => {
@@ -168,7 +168,7 @@ fn big(case: &Case) -> Plan {
             (
                 vec![n, l2, l3, inner],
                 vec![n, 1, 1, inner],
-                Shaped::channels_last(),
+                MaskShape::channels_last(),
             )
         }
         // Channels first [N, C, L] / [N, C, 1].
@@ -177,7 +177,7 @@ fn big(case: &Case) -> Plan {
             (
                 vec![n, inner, l1],
                 vec![n, inner, 1],
-                Shaped::channels_first(),
+                MaskShape::channels_first(),
             )
         }
         // Locked, time major [T, B, F] / [1, B, F].
@@ -186,7 +186,7 @@ fn big(case: &Case) -> Plan {
             (
                 vec![l1, b, inner],
                 vec![1, b, inner],
-                Shaped::locked_time_major(),
+                MaskShape::locked_time_major(),
             )
         }
         // Locked, batch major [B, T, F] / [B, 1, F].
@@ -195,7 +195,7 @@ fn big(case: &Case) -> Plan {
             (
                 vec![b, l1, inner],
                 vec![b, 1, inner],
-                Shaped::locked_batch_major(),
+                MaskShape::locked_batch_major(),
             )
         }
         // Any broadcast of [N, L, C] but the last axis.
@@ -206,7 +206,7 @@ fn big(case: &Case) -> Plan {
             let mask = (0..3)
                 .map(|a| if broadcast >> a & 1 == 1 { 1 } else { whole[a] })
                 .collect();
-            (whole, mask, Shaped::elementwise())
+            (whole, mask, MaskShape::elementwise())
         }
     };
     let mut whole = whole;
@@ -274,8 +274,9 @@ fn check<E: FuzzElem>(case: &Case) {
     let layout = Layout::strided(&dims, &strides).expect("small shapes");
     let m_whole: usize = mask.iter().product();
     let offset = case.offset_raw.min(u64::MAX - m_whole as u64);
+    let site = Site::new(case.stream).at(offset);
     let shape = named
-        .unwrap_or(Shaped::noise_shape(&mask))
+        .unwrap_or(MaskShape::noise_shape(&mask))
         .slab(start, total);
     if bad_axis.is_none() {
         // The named pattern has the mask the oracle expands.
@@ -307,13 +308,10 @@ fn check<E: FuzzElem>(case: &Case) {
     if let Some(axis) = bad_axis {
         let mut yb = vec![fill; layout.span()];
         let before = bits(&yb);
-        let r = d.forward_shaped(
-            case.stream,
-            offset,
-            &shape,
-            &xv,
-            &mut ViewMut::new(&mut yb, layout).unwrap(),
-        );
+        let r = d
+            .at(site)
+            .shape(shape)
+            .forward(&xv, &mut ViewMut::new(&mut yb, layout).unwrap());
         if whole[axis] + 2 != 1 {
             assert!(matches!(r, Err(Error::BadMaskDim { .. })), "{r:?}");
         }
@@ -346,22 +344,15 @@ fn check<E: FuzzElem>(case: &Case) {
     let dense = padding.is_empty() && addrs.iter().enumerate().all(|(i, &a)| a == i);
     for v in case.variants(d) {
         let mut yb = vec![fill; layout.span()];
-        v.forward_shaped(
-            case.stream,
-            offset,
-            &shape,
-            &xv,
-            &mut ViewMut::new(&mut yb, layout).unwrap(),
-        )
-        .unwrap();
+        v.at(site)
+            .shape(shape)
+            .forward(&xv, &mut ViewMut::new(&mut yb, layout).unwrap())
+            .unwrap();
         let mut zb = xb.clone();
-        v.forward_shaped_in_place(
-            case.stream,
-            offset,
-            &shape,
-            &mut ViewMut::new(&mut zb, layout).unwrap(),
-        )
-        .unwrap();
+        v.at(site)
+            .shape(shape)
+            .forward_in_place(&mut ViewMut::new(&mut zb, layout).unwrap())
+            .unwrap();
         for (buf, what) in [(&yb, "out of place"), (&zb, "in place")] {
             let got: Vec<E> = if dense {
                 buf.clone()

@@ -3,7 +3,7 @@
 //! thread piece, the window and the paired-block limit), its cuts anywhere.
 #![no_main]
 
-use dropkit::Dropout;
+use dropkit::{Dropout, Site};
 use dropkit_fuzz::{assert_same, class, Case};
 use libfuzzer_sys::fuzz_target;
 
@@ -15,8 +15,9 @@ fuzz_target!(|case: Case| {
     let d = d.with_seed(case.seed).with_scaling(case.scaling());
     let (x, offset) = (case.input(), case.offset());
     let n = x.len();
+    let site = Site::new(case.stream).at(offset);
     let mut whole = vec![0f32; n];
-    d.forward(case.stream, offset, &x, &mut whole).unwrap();
+    d.at(site).forward(&x, &mut whole).unwrap();
     // Cut points anywhere in a big case (odd raw cuts spread over `0..=n`),
     // else in the first 64Ki elements.
     let mut cuts: Vec<usize> = case
@@ -32,13 +33,9 @@ fuzz_target!(|case: Case| {
         let mut pieces = vec![f32::NAN; n];
         let mut start = 0;
         for &end in cuts.iter().chain([&n]) {
-            v.forward(
-                case.stream,
-                offset + start as u64,
-                &x[start..end],
-                &mut pieces[start..end],
-            )
-            .unwrap();
+            v.at(site.at(offset + start as u64))
+                .forward(&x[start..end], &mut pieces[start..end])
+                .unwrap();
             start = end;
         }
         assert_same!(pieces, whole, "{v:?} cuts {cuts:?}");

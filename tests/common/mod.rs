@@ -389,16 +389,10 @@ pub fn check_case(d: Dropout, stream: u64, offset: u64, n: usize, salt: u32, mis
     let want_bits = pack(&keep);
     let mut words = vec![0x5555_5555_5555_5555u64; mask_words(n)];
     let site = Site::new(stream).at(offset);
-    d.at::<f32>(site)
-        .mask_out(MaskOut::Bits(&mut words))
-        .mask(n)
-        .unwrap();
+    d.mask(site, MaskOut::Bits(&mut words), n).unwrap();
     assert_eq!(words, want_bits, "mask_bits: {d:?} {stream} {offset} {n}");
     let mut bytes = vec![9u8; n];
-    d.at::<f32>(site)
-        .mask_out(MaskOut::Bytes(&mut bytes))
-        .mask(n)
-        .unwrap();
+    d.mask(site, MaskOut::Bytes(&mut bytes), n).unwrap();
     assert!(
         bytes.iter().zip(&keep).all(|(&b, &k)| b == u8::from(k)),
         "mask_bytes: {d:?} {stream} {offset} {n}"
