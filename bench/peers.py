@@ -32,20 +32,37 @@ VALUE = 1.0  # every input element, for every contender
 
 
 class Dropout(ctypes.Structure):
+    """dk_dropout, as include/dropkit.h lays it out."""
     _fields_ = [("rate", ctypes.c_double), ("seed", ctypes.c_uint64),
-                ("scaling", ctypes.c_uint32), ("threading", ctypes.c_uint32)]
+                ("scaling", ctypes.c_uint32), ("threading", ctypes.c_uint32),
+                ("isa", ctypes.c_uint32), ("threads", ctypes.c_size_t),
+                ("parallel_min", ctypes.c_size_t)]
+
+
+class Site(ctypes.Structure):
+    """dk_site, passed by value."""
+    _fields_ = [("stream", ctypes.c_uint64), ("offset", ctypes.c_uint64)]
 
 
 def load(path):
     lib = ctypes.CDLL(path)
     fptr = ctypes.c_void_p
-    lib.dk_forward_f32.argtypes = [ctypes.POINTER(Dropout), ctypes.c_uint64,
-                                   ctypes.c_uint64, fptr, fptr, ctypes.c_size_t]
+    # dk_forward_f32(d, site, x, y, n, opt): opt NULL (None), the defaults.
+    lib.dk_forward_f32.argtypes = [ctypes.POINTER(Dropout), Site, fptr, fptr,
+                                   ctypes.c_size_t, ctypes.c_void_p]
+    lib.dk_forward_f32.restype = ctypes.c_int32
     lib.dk_dropout_new.argtypes = [ctypes.c_double, ctypes.c_uint64, ctypes.c_uint32,
                                    ctypes.POINTER(Dropout)]
-    lib.dk_dropout_with_threading.argtypes = [ctypes.POINTER(Dropout), ctypes.c_uint32,
-                                              ctypes.POINTER(Dropout)]
+    lib.dk_dropout_new.restype = ctypes.c_int32
+    lib.dk_dropout_check.argtypes = [ctypes.POINTER(Dropout)]
+    lib.dk_dropout_check.restype = ctypes.c_int32
+    lib.dk_last_error.restype = ctypes.c_char_p
     return lib
+
+
+def ok(lib, status):
+    """Asserts a dk_status is DK_OK, with dk_last_error()'s message."""
+    assert status == 0, f"dropkit status {status}: {lib.dk_last_error().decode()}"
 
 
 def best(f, n):
@@ -134,14 +151,16 @@ def main():
     path = args[0] if args else os.path.join(root, "target/release/libdropkit.so")
     lib = load(path)
     base = Dropout()
-    assert lib.dk_dropout_new(RATE, 42, 0, ctypes.byref(base)) == 0
+    ok(lib, lib.dk_dropout_new(RATE, 42, 0, ctypes.byref(base)))
+    site = Site(1, 0)  # stream 1, offset 0
     cpus = os.cpu_count() or 1
     print(f"dropout rate {RATE}, f32, training; best of several batches; {cpus} CPUs")
     print("'x' = peer time / dropkit time (same process, same input values; kernel against "
           "kernel: dropkit's output preallocated, each peer allocates its own per call)")
     for threads, mode in [(1, 1), (cpus, 0)]:  # DK_THREADS_SEQUENTIAL, DK_THREADS_AUTO
-        d = Dropout()
-        assert lib.dk_dropout_with_threading(ctypes.byref(base), mode, ctypes.byref(d)) == 0
+        d = Dropout.from_buffer_copy(base)
+        d.threading = mode
+        ok(lib, lib.dk_dropout_check(ctypes.byref(d)))
         names = peers(threads)
         print(f"\n{threads} thread(s):")
         print(f"{'n':>10} {'dropkit ns/el':>14}" + "".join(f" {name:>20}" for name, _ in names))
@@ -150,7 +169,8 @@ def main():
             buf_x = (ctypes.c_float * n).from_buffer(buf)  # dropkit reads buf itself
             buf_y = (ctypes.c_float * n)()
             px, py = ctypes.addressof(buf_x), ctypes.addressof(buf_y)
-            t_dk = best(lambda: lib.dk_forward_f32(ctypes.byref(d), 1, 0, px, py, n), n)
+            t_dk = best(lambda: lib.dk_forward_f32(ctypes.byref(d), site, px, py, n, None), n)
+            ok(lib, lib.dk_forward_f32(ctypes.byref(d), site, px, py, n, None))
             check_output(buf_y, n)
             row = f"{n:>10} {t_dk * 1e9 / n:>14.3f}"
             for _, make in names:
