@@ -45,7 +45,7 @@ impl DropoutHandle {
 
 /// One call of a [`Dropout`] at a [`Site`], its options set by name, run by
 /// [`Call::forward`], [`Call::backward`] (and their in-place forms),
-/// [`Call::mc_forward`] or [`Call::mask`]. Built by [`Dropout::at`],
+/// or [`Call::mc_forward`] (the mask alone: [`Dropout::mask`]). Built by [`Dropout::at`],
 /// [`Dropout::replay`], [`crate::DropoutLayer::at`] or
 /// [`crate::DropoutLayer::replay`].
 ///

@@ -68,7 +68,7 @@
 //!
 //! Each operation has an in-place form ([`Call::forward_in_place`],
 //! [`Call::backward_in_place`]); [`Call::mc_forward`] draws Monte-Carlo
-//! samples, [`Call::mask`] only the mask, [`Dropout::inference`] needs no
+//! samples, [`Dropout::mask`] only the mask, [`Dropout::inference`] needs no
 //! site. [`DropoutLayer`] derives the stream per layer, step and
 //! micro-batch and offers the same calls ([`DropoutLayer::at`],
 //! [`DropoutLayer::replay`]). `CHANGELOG.md` maps every call of 0.1 to its
@@ -204,7 +204,7 @@
 //! | drop out a tensor in training | `d.at(site).forward(&x, &mut y)` (or [`Call::forward_in_place`]) |
 //! | its gradient, storing nothing | `d.at(site).backward(&dy, &mut dx)` with the same site, or [`Dropout::replay`] of the forward's handle |
 //! | keep the mask anyway (another library's backward, inspection) | `.mask_out(MaskOut::Bits(&mut words))` (or `Bytes`) on the forward, then `.mask_in(MaskIn::Bits(&words))` on the backward |
-//! | only the mask | `.mask_out(..)` then [`Call::mask`] |
+//! | only the mask | [`Dropout::mask`] |
 //! | the layer at test time | [`Dropout::inference`] |
 //! | streams per layer, step, micro-batch, handled for me | [`DropoutLayer`] |
 //! | uncertainty from many masks | [`Call::mc_forward`], [`mc_mean_var`] |

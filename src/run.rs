@@ -414,30 +414,4 @@ impl<E: Element> Call<'_, E> {
         let x = x.as_view()?;
         self.drop.mc_impl(self.site, &self.shape, &x, out, samples)
     }
-
-    /// Only the keep mask of `elements` mask elements (for a mask shape:
-    /// [`MaskShape::mask_len`] of the data's dims) into the
-    /// [`Call::mask_out`] buffer: the mask every pass at this site uses.
-    ///
-    /// # Errors
-    /// [`Error::Size`] if the mask is too small, [`Error::OffsetOverflow`],
-    /// [`Error::Unsupported`] without a mask out or with another option.
-    ///
-    /// ```
-    /// use dropkit::{Dropout, MaskOut, Site};
-    /// let d = Dropout::new(0.5)?.with_seed(9);
-    /// let mut bits = [0u64; 2];
-    /// d.at::<f32>(Site::new(1)).mask_out(MaskOut::Bits(&mut bits)).mask(100)?;
-    /// assert_eq!(bits[1] >> 36, 0); // bits past element 100 are 0
-    /// # Ok::<(), dropkit::Error>(())
-    /// ```
-    pub fn mask(self, elements: usize) -> Result<(), Error> {
-        if matches!(self.mask_out, MaskOut::None) || self.fused() || self.mask_in.is_some() {
-            return Err(Error::Unsupported {
-                what: "a mask call needs a mask out and takes no other option",
-            });
-        }
-        self.drop
-            .forward_impl::<E>(self.site, Values::None(elements), self.mask_out)
-    }
 }

@@ -37,11 +37,8 @@ pub unsafe extern "C" fn dk_mask(
         let cfg = unsafe { config(d) }?;
         // SAFETY: the caller's contract.
         let out = unsafe { mask_out(mask_kind, mask, mask_len, "mask") }?;
-        let call = cfg.drop.at::<f32>(site.into());
-        cfg.exec(elements, move || match out {
-            MaskOut::None => call.mask(elements),
-            out => call.mask_out(out).mask(elements),
-        })
+        let drop = cfg.drop;
+        cfg.exec(elements, move || drop.mask(site.into(), out, elements))
     })
 }
 
