@@ -43,8 +43,10 @@ pub enum Error {
         /// The instruction set asked for.
         isa: Isa,
     },
-    /// A fused call's data is not whole rows of `features` elements (or
-    /// `features` is 0 with data).
+    /// A fused call's 1-D data is not whole rows of `features` elements
+    /// (the bias's or `dbias`'s length), or `features` is 0 with data. (On
+    /// a tensor of rank 2 or more the last axis must be `features`: else
+    /// [`Error::Size`].)
     NotWholeRows {
         /// Elements given.
         len: usize,

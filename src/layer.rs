@@ -15,7 +15,7 @@ use crate::Dropout;
 /// micro-batch of a step (gradient accumulation), and the same mask when a
 /// step is recomputed (checkpointing), because only [`DropoutLayer::advance`]
 /// and [`DropoutLayer::set_micro_batch`] move it. Data-parallel ranks give
-/// each shard's global offset to the `_at` methods, so the mask of the
+/// each shard's global offset to [`DropoutLayer::at`], so the mask of the
 /// global batch does not depend on the number of ranks. Two layers built
 /// with the same id share their masks: give every layer its own id.
 ///
