@@ -139,6 +139,13 @@ fn dense<'v, E>(
 }
 
 impl<'a, E> Call<'a, E> {
+    /// A training call with the default mask shape, no fused option and no
+    /// stored mask (a backward pass may read one: it checks `mask_in`
+    /// itself), whose dense slices go straight to the elementwise kernels.
+    fn plain(&self) -> bool {
+        self.training && !self.fused() && self.shape.is_elementwise()
+    }
+
     /// The dense slices of a fused call, or why not: the mask shape must be
     /// elementwise, both tensors dense, and a tensor of rank 2 or more must
     /// have `features` (bias or dbias elements) along its last axis.
@@ -193,6 +200,16 @@ impl<E: Element> Call<'_, E> {
         X: AsView<Elem = E> + ?Sized,
         Y: AsViewMut<Elem = E> + ?Sized,
     {
+        if self.plain() && self.mask_in.is_none() {
+            if let (Some(xs), Some(ys)) = (x.as_slice(), y.as_mut_slice()) {
+                let handle = self.handle(ys.len());
+                let values = Values::Out(xs, ys);
+                return self
+                    .drop
+                    .forward_impl(self.site, values, self.mask_out)
+                    .map(|()| handle);
+            }
+        }
         let x = x.as_view()?;
         let mut y = y.as_view_mut()?;
         self.forward_views(Some(&x), &mut y, None)
@@ -206,6 +223,16 @@ impl<E: Element> Call<'_, E> {
     where
         X: AsViewMut<Elem = E> + ?Sized,
     {
+        if self.plain() && self.mask_in.is_none() {
+            if let Some(xs) = x.as_mut_slice() {
+                let handle = self.handle(xs.len());
+                let values = Values::InPlace(xs);
+                return self
+                    .drop
+                    .forward_impl(self.site, values, self.mask_out)
+                    .map(|()| handle);
+            }
+        }
         let mut x = x.as_view_mut()?;
         self.forward_views(None, &mut x, None)
     }
@@ -329,6 +356,17 @@ impl<E: Element> Call<'_, E> {
         X: AsView<Elem = E> + ?Sized,
         Y: AsViewMut<Elem = E> + ?Sized,
     {
+        if self.plain() && matches!(self.mask_out, MaskOut::None) {
+            // Unequal lengths take the general path, which reports them.
+            if let (Some(dys), Some(dxs)) = (dy.as_slice(), dx.as_mut_slice()) {
+                if dys.len() == dxs.len() {
+                    self.check_expect(dxs.len())?;
+                    return self
+                        .drop
+                        .backward_slices(self.site, self.mask_in, Some(dys), dxs);
+                }
+            }
+        }
         let dy = dy.as_view()?;
         let mut dx = dx.as_view_mut()?;
         self.backward_views(Some(&dy), &mut dx)
@@ -342,6 +380,12 @@ impl<E: Element> Call<'_, E> {
     where
         X: AsViewMut<Elem = E> + ?Sized,
     {
+        if self.plain() && matches!(self.mask_out, MaskOut::None) {
+            if let Some(ds) = d.as_mut_slice() {
+                self.check_expect(ds.len())?;
+                return self.drop.backward_slices(self.site, self.mask_in, None, ds);
+            }
+        }
         let mut d = d.as_view_mut()?;
         self.backward_views(None, &mut d)
     }

@@ -16,6 +16,13 @@ pub trait AsView {
     /// What building the [`View`] can reject (a rank above
     /// [`crate::MAX_RANK`] or 0, a negative `ndarray` stride).
     fn as_view(&self) -> Result<View<'_, Self::Elem>, Error>;
+
+    /// The elements as one dense 1-D slice, when the tensor is one (a
+    /// slice, `Vec` or array): the calls then skip building a view. `None`
+    /// by default.
+    fn as_slice(&self) -> Option<&[Self::Elem]> {
+        None
+    }
 }
 
 /// A tensor a call writes: a mutable slice or `Vec`, a [`ViewMut`], or
@@ -29,12 +36,20 @@ pub trait AsViewMut {
     /// # Errors
     /// As [`AsView::as_view`], and [`Error::SelfOverlap`].
     fn as_view_mut(&mut self) -> Result<ViewMut<'_, Self::Elem>, Error>;
+
+    /// As [`AsView::as_slice`], mutable.
+    fn as_mut_slice(&mut self) -> Option<&mut [Self::Elem]> {
+        None
+    }
 }
 
 impl<E> AsView for [E] {
     type Elem = E;
     fn as_view(&self) -> Result<View<'_, E>, Error> {
         Ok(View::of_slice(self))
+    }
+    fn as_slice(&self) -> Option<&[E]> {
+        Some(self)
     }
 }
 
@@ -43,12 +58,18 @@ impl<E> AsView for Vec<E> {
     fn as_view(&self) -> Result<View<'_, E>, Error> {
         Ok(View::of_slice(self))
     }
+    fn as_slice(&self) -> Option<&[E]> {
+        Some(self)
+    }
 }
 
 impl<E, const N: usize> AsView for [E; N] {
     type Elem = E;
     fn as_view(&self) -> Result<View<'_, E>, Error> {
         Ok(View::of_slice(self))
+    }
+    fn as_slice(&self) -> Option<&[E]> {
+        Some(self)
     }
 }
 
@@ -71,6 +92,9 @@ impl<E> AsViewMut for [E] {
     fn as_view_mut(&mut self) -> Result<ViewMut<'_, E>, Error> {
         Ok(ViewMut::of_slice(self))
     }
+    fn as_mut_slice(&mut self) -> Option<&mut [E]> {
+        Some(self)
+    }
 }
 
 impl<E> AsViewMut for Vec<E> {
@@ -78,12 +102,18 @@ impl<E> AsViewMut for Vec<E> {
     fn as_view_mut(&mut self) -> Result<ViewMut<'_, E>, Error> {
         Ok(ViewMut::of_slice(self))
     }
+    fn as_mut_slice(&mut self) -> Option<&mut [E]> {
+        Some(self)
+    }
 }
 
 impl<E, const N: usize> AsViewMut for [E; N] {
     type Elem = E;
     fn as_view_mut(&mut self) -> Result<ViewMut<'_, E>, Error> {
         Ok(ViewMut::of_slice(self))
+    }
+    fn as_mut_slice(&mut self) -> Option<&mut [E]> {
+        Some(self)
     }
 }
 

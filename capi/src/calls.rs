@@ -4,7 +4,7 @@
 
 use crate::descriptors::{mask_out, mask_shape};
 use crate::{config, dk_dropout, dk_mask_shape, dk_site, dk_status, guard, slice, Fail};
-use dropkit::{Error, MaskOut, MaskShape, MAX_RANK};
+use dropkit::{Error, MaskShape, MAX_RANK};
 use std::ffi::{c_char, c_void};
 
 /// The keep mask alone, of `elements` mask elements at `site`, into `mask`
