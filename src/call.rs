@@ -6,6 +6,7 @@
 use crate::config::Dropout;
 use crate::error::Error;
 use crate::mask_shape::{MaskIn, MaskOut, MaskShape};
+use crate::ops::Values;
 use crate::shaped_call::Pass;
 use crate::site::Site;
 
@@ -149,6 +150,31 @@ impl Dropout {
         c.training = handle.training;
         c.expect = Some(handle.len);
         c
+    }
+
+    /// Only the keep mask of `elements` mask elements at `site` (for a mask
+    /// shape: [`MaskShape::mask_len`] of the data's dims), bits or bytes:
+    /// the mask every pass at this site uses.
+    ///
+    /// # Errors
+    /// [`Error::Size`] if the mask is too small, [`Error::OffsetOverflow`],
+    /// [`Error::Unsupported`] for [`MaskOut::None`].
+    ///
+    /// ```
+    /// use dropkit::{Dropout, MaskOut, Site};
+    /// let d = Dropout::new(0.5)?.with_seed(9);
+    /// let mut bits = [0u64; 2];
+    /// d.mask(Site::new(1), MaskOut::Bits(&mut bits), 100)?;
+    /// assert_eq!(bits[1] >> 36, 0); // bits past element 100 are 0
+    /// # Ok::<(), dropkit::Error>(())
+    /// ```
+    pub fn mask(&self, site: Site, mask: MaskOut<'_>, elements: usize) -> Result<(), Error> {
+        if matches!(mask, MaskOut::None) {
+            return Err(Error::Unsupported {
+                what: "a mask call with no mask (MaskOut::None)",
+            });
+        }
+        self.forward_impl::<f32>(site, Values::None(elements), mask)
     }
 }
 

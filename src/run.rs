@@ -14,31 +14,6 @@ use crate::tensor::{AsView, AsViewMut};
 use crate::view::{View, ViewMut};
 
 impl Dropout {
-    /// Only the keep mask of `elements` mask elements at `site` (for a mask
-    /// shape: [`MaskShape::mask_len`] of the data's dims), bits or bytes:
-    /// the mask every pass at this site uses.
-    ///
-    /// # Errors
-    /// [`Error::Size`] if the mask is too small, [`Error::OffsetOverflow`],
-    /// [`Error::Unsupported`] for [`MaskOut::None`].
-    ///
-    /// ```
-    /// use dropkit::{Dropout, MaskOut, Site};
-    /// let d = Dropout::new(0.5)?.with_seed(9);
-    /// let mut bits = [0u64; 2];
-    /// d.mask(Site::new(1), MaskOut::Bits(&mut bits), 100)?;
-    /// assert_eq!(bits[1] >> 36, 0); // bits past element 100 are 0
-    /// # Ok::<(), dropkit::Error>(())
-    /// ```
-    pub fn mask(&self, site: Site, mask: MaskOut<'_>, elements: usize) -> Result<(), Error> {
-        if matches!(mask, MaskOut::None) {
-            return Err(Error::Unsupported {
-                what: "a mask call with no mask (MaskOut::None)",
-            });
-        }
-        self.forward_impl::<f32>(site, Values::None(elements), mask)
-    }
-
     /// Inference on any tensor: the identity under [`crate::Scaling::Inverted`]
     /// and [`crate::Scaling::Alpha`], `x * q` under
     /// [`crate::Scaling::Classic`] by the element type's rule, `+0.0` at rate
@@ -139,6 +114,16 @@ fn dense<'v, E>(
 }
 
 impl<'a, E> Call<'a, E> {
+    /// The operator a fused call in evaluation mode runs: rate 0, whose
+    /// outputs are inference's where inference is the identity.
+    fn keep_all(&self) -> Result<Dropout, Error> {
+        self.drop
+            .inference_as_rate_zero()
+            .ok_or(Error::Unsupported {
+                what: "a fused call in evaluation mode under Classic scaling (inference scales)",
+            })
+    }
+
     /// A training call with the default mask shape, no fused option and no
     /// stored mask (a backward pass may read one: it checks `mask_in`
     /// itself), whose dense slices go straight to the elementwise kernels.
@@ -277,13 +262,7 @@ impl<E: Element> Call<'_, E> {
         let drop = if self.training {
             self.drop
         } else if self.fused() || onto.is_some() {
-            keep_all = self
-                .drop
-                .inference_as_rate_zero()
-                .ok_or(Error::Unsupported {
-                    what:
-                        "a fused call in evaluation mode under Classic scaling (inference scales)",
-                })?;
+            keep_all = self.keep_all()?;
             &keep_all
         } else {
             self.drop.infer_shaped(&self.shape, x, y, self.mask_out)?;
@@ -404,13 +383,7 @@ impl<E: Element> Call<'_, E> {
         let drop = if self.training {
             self.drop
         } else if self.dbias.is_some() {
-            keep_all = self
-                .drop
-                .inference_as_rate_zero()
-                .ok_or(Error::Unsupported {
-                    what:
-                        "a fused call in evaluation mode under Classic scaling (inference scales)",
-                })?;
+            keep_all = self.keep_all()?;
             &keep_all
         } else {
             // Inference is linear: its gradient applies the same factor.
