@@ -171,7 +171,7 @@ impl Dropout {
     pub fn mask(&self, site: Site, mask: MaskOut<'_>, elements: usize) -> Result<(), Error> {
         if matches!(mask, MaskOut::None) {
             return Err(Error::Unsupported {
-                what: "a mask call with no mask (MaskOut::None)",
+                what: "a mask call with no mask buffer (MaskOut::None, DK_MASK_NONE)",
             });
         }
         self.forward_impl::<f32>(site, Values::None(elements), mask)

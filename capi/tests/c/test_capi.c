@@ -492,7 +492,7 @@ static void errors(void) {
     CHECK_ERR(dk_mask(&d, at(0, 0), DK_MASK_BYTES, bytes, 63, 64), DK_SIZE,
               "wrong size: mask bytes (at least): expected 64, given 63");
     CHECK_ERR(dk_mask(&d, at(0, 0), DK_MASK_NONE, NULL, 0, 64), DK_UNSUPPORTED,
-              "not supported: a mask call needs a mask out and takes no other option");
+              "not supported: a mask call with no mask buffer (MaskOut::None, DK_MASK_NONE)");
     CHECK_ERR(dk_mask(&d, at(0, 0), 5, bits, 1, 64), DK_INVALID_ARGUMENT, "unknown mask kind 5");
     CHECK_ERR(dk_mask(&d, at(0, UINT64_MAX), DK_MASK_BITS, bits, 1, 64), DK_OFFSET_OVERFLOW,
               "offset 18446744073709551615 + length 64 overflows the u64 global index");
