@@ -104,7 +104,7 @@
 //!   as Xoshiro's `s[0..4]`; an all-zero state becomes `[1, 0, 0, 0]`.
 //! * `r(g)` is output number `t` (from 0) of that generator.
 //!
-//! Known answers, checked by `tests/known_answers.rs`: Philox of the zero
+//! Known answers, checked by `tests/suite/known_answers.rs`: Philox of the zero
 //! counter and key is `6627e8d5 e169c58d bc57ac4c 9b00dbd8`; with seed 0 and
 //! stream 0 the first words are `fa8a3f55 2acad225 4ae729ce 32a785c4`.
 //!

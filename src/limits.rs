@@ -3,7 +3,7 @@
 //! None of them changes an output bit: the mask depends only on
 //! `(seed, stream, offset + i)`. They decide how a call is cut into blocks,
 //! windows, chunks and thread pieces, which is where a wrong edge case
-//! would hide, so the test suite (`tests/limits.rs`) runs every shaped,
+//! would hide, so the test suite (`tests/suite/limits.rs`) runs every shaped,
 //! fused and elementwise entry point at sizes and offsets on both sides of
 //! each of them, and the fuzz targets draw sizes past the largest.
 //!

@@ -30,7 +30,7 @@ fn every_operation_has_every_type() {
     }
 }
 
-/// The project's rule, as `tests/architecture.rs` checks it for the main
+/// The project's rule, as `tests/suite/architecture.rs` checks it for the main
 /// crate: no hand-written source file of `src/` over 450 lines (the
 /// generated one, one table's output, excepted).
 #[test]

@@ -4,9 +4,7 @@
 //! breaking release, never a fix. `DROPKIT_BLESS=1` rewrites the file from
 //! the reference (only for a new file or a deliberate, documented change).
 
-mod common;
-
-use common::{rforward, Elem};
+use crate::common::{rforward, Elem};
 use dropkit::half::{bf16, f16};
 use dropkit::{Dropout, Isa, Scaling, Site};
 use std::fmt::Write;

@@ -3,9 +3,7 @@
 //! mean matching inference. Bounds are 5 standard deviations (a false alarm
 //! about once in 1.7 million checks).
 
-mod common;
-
-use common::proptest_cases;
+use crate::common::proptest_cases;
 use dropkit::{mask_words, Dropout, Isa, MaskOut, Scaling, Site};
 use proptest::prelude::*;
 

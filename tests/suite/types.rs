@@ -2,9 +2,7 @@
 //! rounded once to `f32` for the half types (not to the type itself, which
 //! would bias every kept value), and random cases per type on every ISA.
 
-mod common;
-
-use common::{check_type, proptest_cases, rkeep, Elem};
+use crate::common::{check_type, proptest_cases, rkeep, Elem};
 use dropkit::half::{bf16, f16};
 use dropkit::{mask_words, Dropout, Isa, MaskOut, Site, Threading};
 use proptest::prelude::*;
@@ -37,7 +35,7 @@ fn every_type_gets_the_same_mask() {
             .mask_out(MaskOut::Bits(&mut words))
             .forward(&x, &mut y)
             .unwrap();
-        assert_eq!(words, common::pack(&want), "{isa:?} bf16 mask");
+        assert_eq!(words, crate::common::pack(&want), "{isa:?} bf16 mask");
     }
 }
 

@@ -4,9 +4,7 @@
 //! and threading, over random ranks, broadcast patterns, padded and
 //! permuted strides, offsets and slabs.
 
-mod common;
-
-use common::{available_or_required, bits, config, inputs_of, pack, Elem};
+use crate::common::{available_or_required, bits, config, inputs_of, pack, Elem};
 use dropkit::{
     limits, mask_words, Dropout, Error, Isa, Layout, MaskIn, MaskOut, MaskShape, Scaling, Site,
     Threading, View, ViewMut,

@@ -1,8 +1,6 @@
 //! Every row of SPEC §4, on every ISA and threading where it applies.
 
-mod common;
-
-use common::{bits, inputs};
+use crate::common::{bits, inputs};
 use dropkit::{mask_words, Dropout, Error, Isa, MaskIn, MaskOut, Scaling, Site, Threading};
 
 fn all_variants(rate: f64) -> Vec<Dropout> {
@@ -256,7 +254,10 @@ fn offset_overflow_is_an_error_and_writes_nothing() {
     d.at(Site::new(0).at(u64::MAX - 10))
         .forward(&x, &mut y)
         .unwrap();
-    assert_eq!(bits(&y), bits(&common::rforward(&d, 0, u64::MAX - 10, &x)));
+    assert_eq!(
+        bits(&y),
+        bits(&crate::common::rforward(&d, 0, u64::MAX - 10, &x))
+    );
 }
 
 #[test]
@@ -301,7 +302,7 @@ fn inference_modes() {
 
         let classic = inv.with_scaling(Scaling::Classic);
         classic.inference(&x, &mut y).unwrap();
-        let want = common::rinference(&classic, &x);
+        let want = crate::common::rinference(&classic, &x);
         assert_eq!(bits(&y), bits(&want), "classic rate {rate}");
         let mut z = x.clone();
         classic.inference_in_place(&mut z).unwrap();

@@ -1,8 +1,6 @@
 //! The output never depends on threads, splits or in-place-ness.
 
-mod common;
-
-use common::{bits, inputs};
+use crate::common::{bits, inputs};
 use dropkit::{Dropout, Isa, MaskOut, Site, Threading};
 
 fn pool(threads: usize) -> rayon::ThreadPool {

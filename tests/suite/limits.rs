@@ -2,13 +2,11 @@
 //! every internal constant they meet (`dropkit::limits`): the AVX-512 pair
 //! limit, the thread pieces, both `Auto` thresholds (from outside a pool
 //! and inside one), and the column block of `mc_mean_var`. Every entry
-//! point against the oracle (`common::check_case`), every ISA. The shaped
-//! and fused entry points cross their limits in `tests/shapes.rs` and
-//! `tests/fused.rs`.
+//! point against the oracle (`crate::common::check_case`), every ISA. The shaped
+//! and fused entry points cross their limits in `tests/suite/shapes.rs` and
+//! `tests/suite/fused.rs`.
 
-mod common;
-
-use common::{check_case, inputs_of, Elem};
+use crate::common::{check_case, inputs_of, Elem};
 use dropkit::half::{bf16, f16};
 use dropkit::limits::{
     BLOCK, MC_COLUMNS, PAIR_BLOCKS_MAX, PARALLEL_MIN, PARALLEL_MIN_IN_POOL, PIECE_MIN,
@@ -79,8 +77,8 @@ fn auto_thresholds() {
     // From outside a pool, f32 on the best ISA: sizes of 2Mi elements.
     for (k, n) in [PARALLEL_MIN - 1, PARALLEL_MIN + 1].into_iter().enumerate() {
         let d = Dropout::new(0.1).unwrap().with_seed(k as u64);
-        let keep = common::rkeep(&d, 3, 4093, n);
-        common::check_type::<f32>(d, 3, 4093, &keep, 30 + k as u32, 3);
+        let keep = crate::common::rkeep(&d, 3, 4093, n);
+        crate::common::check_type::<f32>(d, 3, 4093, &keep, 30 + k as u32, 3);
     }
 }
 
@@ -118,7 +116,7 @@ fn mc_case<E: Elem>(n: usize, samples: usize) {
             .forward(&x, &mut want)
             .unwrap();
         assert!(
-            common::bits(row) == common::bits(&want),
+            crate::common::bits(row) == crate::common::bits(&want),
             "{} row {k}",
             E::NAME
         );
@@ -126,8 +124,8 @@ fn mc_case<E: Elem>(n: usize, samples: usize) {
     let (mut mean, mut var) = (vec![E::from_f32(9.0); n], vec![E::from_f32(9.0); n]);
     mc_mean_var(&rows, n, &mut mean, &mut var).unwrap();
     let (wm, wv) = welford(&rows, n);
-    assert!(common::bits(&mean) == wm, "{} mean n {n}", E::NAME);
-    assert!(common::bits(&var) == wv, "{} var n {n}", E::NAME);
+    assert!(crate::common::bits(&mean) == wm, "{} mean n {n}", E::NAME);
+    assert!(crate::common::bits(&var) == wv, "{} var n {n}", E::NAME);
 }
 
 /// `mc_mean_var` goes through columns `MC_COLUMNS` at a time.

@@ -2,9 +2,7 @@
 //! backward, a finite-difference gradient check through dropout, and
 //! Monte-Carlo dropout.
 
-mod common;
-
-use common::{bits, inputs};
+use crate::common::{bits, inputs};
 use dropkit::{
     fold_in, mask_words, mc_mean_var, Dropout, DropoutLayer, Error, Isa, MaskOut, MaskShape,
     Scaling, Site, View, ViewMut,
@@ -104,7 +102,7 @@ fn layer_recomputation_gives_the_same_mask_and_steps_differ() {
     assert_eq!(h1.site().offset, 0);
     assert_eq!(
         bits(&y1),
-        bits(&common::rforward(&d, h1.site().stream, 0, &x))
+        bits(&crate::common::rforward(&d, h1.site().stream, 0, &x))
     );
 
     layer.advance();
@@ -118,7 +116,7 @@ fn layer_recomputation_gives_the_same_mask_and_steps_differ() {
     layer.replay(h1).backward(&dy, &mut dx).unwrap();
     assert_eq!(
         bits(&dx),
-        bits(&common::rforward(&d, h1.site().stream, 0, &dy))
+        bits(&crate::common::rforward(&d, h1.site().stream, 0, &dy))
     );
     assert_eq!(
         layer.replay(h1).backward(&dy[1..], &mut dx[1..]),
@@ -201,7 +199,7 @@ fn layer_evaluation_is_inference() {
         let mut y = vec![0f32; 100];
         let h = layer.at(0).forward(&x, &mut y).unwrap();
         assert!(!h.training());
-        assert_eq!(bits(&y), bits(&common::rinference(&d, &x)));
+        assert_eq!(bits(&y), bits(&crate::common::rinference(&d, &x)));
         let mut dx = vec![0f32; 100];
         layer.replay(h).backward(&x, &mut dx).unwrap();
         assert_eq!(bits(&dx), bits(&y), "{scaling:?}: inference is linear");
@@ -226,8 +224,8 @@ fn layer_evaluation_writes_an_all_kept_mask_and_replays_inference() {
             let n = 100;
             let x = inputs(n, 7);
             let dy = inputs(n, 8);
-            let want_y = bits(&common::rinference(&d, &x));
-            let want_dx = bits(&common::rinference(&d, &dy));
+            let want_y = bits(&crate::common::rinference(&d, &x));
+            let want_dx = bits(&crate::common::rinference(&d, &dy));
 
             let mut y = vec![f32::NAN; n];
             let mut words = vec![0x5555_5555_5555_5555u64; mask_words(n)];
@@ -237,7 +235,7 @@ fn layer_evaluation_writes_an_all_kept_mask_and_replays_inference() {
                 .forward(&x, &mut y)
                 .unwrap();
             assert_eq!(bits(&y), want_y, "{ctx}");
-            assert_eq!(words, common::pack(&[true; 100]), "all kept: {ctx}");
+            assert_eq!(words, crate::common::pack(&[true; 100]), "all kept: {ctx}");
             assert_eq!(words[1] >> 36, 0, "no bits past n: {ctx}");
             assert_eq!(h.site(), layer.site(17));
             assert_eq!(h.site(), Site::new(fold_in(fold_in(6, 0), 0)).at(17));
@@ -445,7 +443,7 @@ fn mc_rows_are_forwards_on_folded_streams() {
             .mc_forward(&x, &mut rows, samples)
             .unwrap();
         for (k, row) in rows.chunks(x.len()).enumerate() {
-            let want = common::rforward(&d, fold_in(5, k as u64), 0, &x);
+            let want = crate::common::rforward(&d, fold_in(5, k as u64), 0, &x);
             assert_eq!(bits(row), bits(&want), "{isa:?} sample {k}");
         }
     }

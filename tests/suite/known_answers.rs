@@ -1,9 +1,7 @@
 //! Known answers from SPEC §2-3: Philox, Xoshiro128++, stream v1, thresholds
 //! and keep bits, checked against the reference and against every ISA.
 
-mod common;
-
-use common::pack;
+use crate::common::pack;
 use dropkit::{Dropout, Isa, MaskOut, Site, Threading};
 use dropkit_reference::{self as reference, philox4x32_10};
 use rand_xoshiro::rand_core::Rng;
@@ -86,7 +84,7 @@ fn block_table_matches_the_definition() {
 
 #[test]
 fn thresholds() {
-    let t = |rate| common::config(&Dropout::new(rate).unwrap()).threshold();
+    let t = |rate| crate::common::config(&Dropout::new(rate).unwrap()).threshold();
     assert_eq!(t(0.1), Some(3865470566));
     assert_eq!(t(0.5), Some(2147483648));
     assert_eq!(Dropout::new(0.1).unwrap().threshold(), 3865470566);
@@ -105,7 +103,7 @@ fn keep_bits_known_answers() {
     ];
     for (rate, seed, stream, want) in cases {
         let d = Dropout::new(rate).unwrap().with_seed(seed);
-        assert_eq!(pack(&common::rkeep(&d, stream, 0, 128)), want);
+        assert_eq!(pack(&crate::common::rkeep(&d, stream, 0, 128)), want);
         for isa in Isa::available() {
             for threading in [Threading::Sequential, Threading::Parallel] {
                 let d = d.with_isa(isa).unwrap().with_threading(threading);
@@ -134,7 +132,7 @@ fn a_tiny_rate_still_drops_the_all_ones_word() {
     for rate in [f64::MIN_POSITIVE, 1e-300, 2f64.powi(-54), 1e-17] {
         let d = Dropout::new(rate).unwrap();
         assert_eq!(d.keep_prob(), 1.0, "q rounds to 1 at rate {rate}");
-        let keep = common::rkeep(&d, 0, G - 5, 11);
+        let keep = crate::common::rkeep(&d, 0, G - 5, 11);
         assert_eq!(
             keep,
             (0..11).map(|i| i != 5).collect::<Vec<_>>(),

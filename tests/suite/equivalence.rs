@@ -1,8 +1,6 @@
 //! Every ISA, sequential and threaded, bit for bit against the reference.
 
-mod common;
-
-use common::{available_or_required, check_case, check_isa, proptest_cases};
+use crate::common::{available_or_required, check_case, check_isa, proptest_cases};
 use dropkit::{Dropout, Isa, Site, Threading};
 use proptest::prelude::*;
 
@@ -51,15 +49,15 @@ fn auto_isa_matches_reference() {
 #[test]
 fn large_calls_match_reference() {
     let n = (1 << 20) + 3 * 4096 + 7;
-    let x = common::inputs(n, 8);
+    let x = crate::common::inputs(n, 8);
     let d = Dropout::new(0.3).unwrap().with_seed(12);
-    let want = common::bits(&common::rforward(&d, 5, 64, &x));
+    let want = crate::common::bits(&crate::common::rforward(&d, 5, 64, &x));
     for isa in Isa::available() {
         for threading in [Threading::Sequential, Threading::Parallel] {
             let d = d.with_isa(isa).unwrap().with_threading(threading);
             let mut y = vec![0f32; n];
             d.at(Site::new(5).at(64)).forward(&x, &mut y).unwrap();
-            assert!(common::bits(&y) == want, "{isa:?} {threading:?}");
+            assert!(crate::common::bits(&y) == want, "{isa:?} {threading:?}");
         }
     }
 }

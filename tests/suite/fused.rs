@@ -3,9 +3,7 @@
 //! threading; `dbias` against an `f64` sum and across thread counts; a
 //! finite-difference gradient check; the errors.
 
-mod common;
-
-use common::{available_or_required, bits, config, inputs_of, pack, Elem, RATES};
+use crate::common::{available_or_required, bits, config, inputs_of, pack, Elem, RATES};
 use dropkit::half::{bf16, f16};
 use dropkit::{
     mask_words, Call, Dropout, Error, Isa, MaskIn, MaskOut, MaskShape, Site, Threading, View,
