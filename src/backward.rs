@@ -8,6 +8,7 @@ use crate::kernel::{MaskPtr, Piece};
 use crate::mask_shape::{MaskIn, MaskOut};
 use crate::ops::{check_len, Values};
 use crate::rule::{Edge, Infer};
+use crate::shaped_call::Pass;
 use crate::site::Site;
 use crate::Error;
 
@@ -27,7 +28,7 @@ impl Dropout {
                 Some(dy) => Values::Out(dy, dx),
                 None => Values::InPlace(dx),
             };
-            return self.forward_impl(site, values, MaskOut::None);
+            return self.elementwise_impl(Pass::Backward, site, values, MaskOut::None);
         };
         if let Some(dy) = dy {
             check_len(dy.len(), dx.len())?;

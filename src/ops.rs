@@ -7,6 +7,7 @@ use crate::element::Element;
 use crate::kernel::{MaskPtr, Piece};
 use crate::mask_shape::{MaskIn, MaskOut};
 use crate::rule::Edge;
+use crate::shaped_call::Pass;
 use crate::site::Site;
 use crate::Error;
 
@@ -38,10 +39,22 @@ pub(crate) enum Values<'a, E> {
 }
 
 impl Dropout {
-    /// The elementwise forward pass over dense slices (also the mask alone,
-    /// and the mask-free backward pass, which is the same computation).
+    /// The elementwise forward pass over dense slices (also the mask alone).
     pub(crate) fn forward_impl<E: Element>(
         &self,
+        site: Site,
+        values: Values<'_, E>,
+        mask: MaskOut<'_>,
+    ) -> Result<(), Error> {
+        self.elementwise_impl(Pass::Forward, site, values, mask)
+    }
+
+    /// The elementwise pass over dense slices: the forward pass, or the
+    /// mask-free backward pass, which is the same computation except under
+    /// alpha dropout (its backward is `dy * a`, not the affine).
+    pub(crate) fn elementwise_impl<E: Element>(
+        &self,
+        pass: Pass,
         site: Site,
         values: Values<'_, E>,
         mask: MaskOut<'_>,
@@ -83,7 +96,7 @@ impl Dropout {
                         (p.cast_const(), p)
                     }
                 };
-                if self.scaling().is_alpha() && !dst.is_null() {
+                if pass == Pass::Forward && self.scaling().is_alpha() && !dst.is_null() {
                     // SAFETY: as below; `n > 0`.
                     unsafe { self.alpha_flat(stream, offset, n, src, dst, mask) };
                     return Ok(());

@@ -1071,6 +1071,51 @@ fn alpha_constants_known_answers() {
     assert_eq!(bits(&y), bits(&x), "written on error");
 }
 
+/// Alpha dropout's backward over dense data (slices, vectors, dense views,
+/// in place) is `dy * a` where kept and `+0.0` where dropped, not the
+/// forward's affine: the dense fast path once ran the forward kernel (found
+/// by the Python package's gradcheck). Every ISA, sequential and parallel,
+/// sizes on both sides of the block and of `PARALLEL_MIN_IN_POOL`.
+#[test]
+fn alpha_backward_over_dense_data_is_dy_times_a() {
+    for n in [1usize, 4095, 4097, limits::PARALLEL_MIN_IN_POOL + 33] {
+        let dy: Vec<f32> = inputs_of(n, 3);
+        for isa in Isa::available() {
+            for threading in [Threading::Sequential, Threading::Parallel] {
+                let d = Dropout::alpha(0.3)
+                    .unwrap()
+                    .with_seed(4)
+                    .with_isa(isa)
+                    .unwrap()
+                    .with_threading(threading);
+                let (a, _, _) = dropkit_reference::alpha_constants(0.3);
+                let keep = config(&d).keep_mask(6, 4090, n);
+                let want: Vec<f32> = dy
+                    .iter()
+                    .zip(&keep)
+                    .map(|(&g, &k)| if k { g * a as f32 } else { 0.0 })
+                    .collect();
+                let site = Site::new(6).at(4090);
+                let mut dx = vec![7.0f32; n];
+                d.at(site).backward(&dy, &mut dx).unwrap();
+                assert_eq!(bits(&dx), bits(&want), "{isa:?} {threading:?} n={n} slices");
+                let mut dx = vec![7.0f32; n];
+                let view = View::dense(&dy, &[n]).unwrap();
+                let mut out = ViewMut::dense(&mut dx, &[n]).unwrap();
+                d.at(site).backward(&view, &mut out).unwrap();
+                assert_eq!(bits(&dx), bits(&want), "{isa:?} {threading:?} n={n} views");
+                let mut inplace = dy.clone();
+                d.at(site).backward_in_place(&mut inplace).unwrap();
+                assert_eq!(
+                    bits(&inplace),
+                    bits(&want),
+                    "{isa:?} {threading:?} n={n} in place"
+                );
+            }
+        }
+    }
+}
+
 /// The rate edges on periodic rows, split over threads at a position
 /// inside a row (a piece starts mid-row), and inference likewise.
 #[test]
