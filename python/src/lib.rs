@@ -243,7 +243,7 @@ fn any_rank(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Tensor> {
 }
 
 fn check_aligned(t: &Tensor) -> PyResult<()> {
-    if (t.ptr as usize) % t.itemsize() != 0 && t.len() != 0 {
+    if !(t.ptr as usize).is_multiple_of(t.itemsize()) && t.len() != 0 {
         return Err(PyValueError::new_err(format!(
             "{} is not aligned to its {}-byte elements",
             t.name,
@@ -403,7 +403,10 @@ impl Args {
     /// Type, writeability and overlap checks shared by both directions.
     fn check(&self, mask_is_output: bool) -> PyResult<()> {
         let dtype = self.x.dtype.ok_or_else(|| {
-            PyTypeError::new_err(format!("{} must hold floats, not a mask dtype", self.x.name))
+            PyTypeError::new_err(format!(
+                "{} must hold floats, not a mask dtype",
+                self.x.name
+            ))
         })?;
         for t in [Some(&self.out), self.bias.as_ref(), self.residual.as_ref()]
             .into_iter()
@@ -432,7 +435,10 @@ impl Args {
             }
         }
         let fused = self.bias.is_some() || self.residual.is_some();
-        for t in [self.bias.as_ref(), self.residual.as_ref()].into_iter().flatten() {
+        for t in [self.bias.as_ref(), self.residual.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             t.require_contiguous()?;
         }
         if fused {
@@ -495,9 +501,13 @@ fn run_forward<E: Element>(d: &dropkit::Dropout, a: &Args) -> Result<(), Error> 
             slice_mut::<E>(&a.out)
         })?;
     } else if a.bias.is_some() || a.residual.is_some() {
-        call.forward(unsafe { slice::<E>(&a.x) }, unsafe { slice_mut::<E>(&a.out) })?;
+        call.forward(unsafe { slice::<E>(&a.x) }, unsafe {
+            slice_mut::<E>(&a.out)
+        })?;
     } else {
-        call.forward(&unsafe { view::<E>(&a.x) }?, &mut unsafe { view_mut::<E>(&a.out) }?)?;
+        call.forward(&unsafe { view::<E>(&a.x) }?, &mut unsafe {
+            view_mut::<E>(&a.out)
+        }?)?;
     }
     Ok(())
 }
@@ -521,12 +531,16 @@ fn run_backward<E: Element>(
         if a.in_place {
             call.backward_in_place(unsafe { slice_mut::<E>(&a.out) })
         } else {
-            call.backward(unsafe { slice::<E>(&a.x) }, unsafe { slice_mut::<E>(&a.out) })
+            call.backward(unsafe { slice::<E>(&a.x) }, unsafe {
+                slice_mut::<E>(&a.out)
+            })
         }
     } else if a.in_place {
         call.backward_in_place(&mut unsafe { view_mut::<E>(&a.out) }?)
     } else {
-        call.backward(&unsafe { view::<E>(&a.x) }?, &mut unsafe { view_mut::<E>(&a.out) }?)
+        call.backward(&unsafe { view::<E>(&a.x) }?, &mut unsafe {
+            view_mut::<E>(&a.out)
+        }?)
     }
 }
 
@@ -535,7 +549,9 @@ fn run_inference<E: Element>(d: &dropkit::Dropout, a: &Args) -> Result<(), Error
     if a.in_place {
         d.inference_in_place(&mut unsafe { view_mut::<E>(&a.out) }?)
     } else {
-        d.inference(&unsafe { view::<E>(&a.x) }?, &mut unsafe { view_mut::<E>(&a.out) }?)
+        d.inference(&unsafe { view::<E>(&a.x) }?, &mut unsafe {
+            view_mut::<E>(&a.out)
+        }?)
     }
 }
 
@@ -680,7 +696,12 @@ impl Dropout {
 
     /// Evaluation mode into `out`: the identity (inverted, alpha) or `x * q`
     /// (classic).
-    fn inference(&self, py: Python<'_>, x: &Bound<'_, PyAny>, out: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn inference(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        out: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let a = Self::args(x, out, 0, 0, None, None, None, None)?;
         a.check(true)?;
         let dtype = a.x.dtype.expect("checked");
@@ -713,8 +734,12 @@ impl Dropout {
             // SAFETY: a writable, contiguous buffer of its dtype, the only
             // argument of the call.
             match m.mask {
-                Some(MaskKind::Bits) => d.mask(site, MaskOut::Bits(unsafe { slice_mut(m) }), elements),
-                Some(MaskKind::Bytes) => d.mask(site, MaskOut::Bytes(unsafe { slice_mut(m) }), elements),
+                Some(MaskKind::Bits) => {
+                    d.mask(site, MaskOut::Bits(unsafe { slice_mut(m) }), elements)
+                }
+                Some(MaskKind::Bytes) => {
+                    d.mask(site, MaskOut::Bytes(unsafe { slice_mut(m) }), elements)
+                }
                 None => Err(Error::Unsupported {
                     what: "a float array as a mask (uint64 bits or uint8 bytes)",
                 }),
@@ -728,7 +753,9 @@ impl Dropout {
 #[pyfunction]
 #[pyo3(signature = (dims, mask_shape = None))]
 fn mask_len(dims: Vec<usize>, mask_shape: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
-    self::mask_shape(mask_shape)?.mask_len(&dims).map_err(call_error)
+    self::mask_shape(mask_shape)?
+        .mask_len(&dims)
+        .map_err(call_error)
 }
 
 /// `fold_in(a, b)`: a stream derived from `a` and `b` (a bijection in `b`).
