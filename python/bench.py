@@ -4,9 +4,10 @@ rate 0.1, through autograd, one thread and all threads.
     python python/bench.py            # both thread counts, 1K to 16M
     python python/bench.py --quick    # fewer repetitions
 
-Each size alternates the two contenders call by call (interleaved) and
-prints medians in microseconds and the ratio (PyTorch's time over
-dropkit's). "fwd+bwd": y = module(x); y.backward(g) with x.requires_grad,
+Each size alternates the two contenders in blocks of 8 calls (interleaved,
+so that both see the same machine, while each runs as a training loop
+would: the same call again and again) and prints the medians of the single
+calls in microseconds and the ratio (PyTorch's time over dropkit's). "fwd+bwd": y = module(x); y.backward(g) with x.requires_grad,
 x.grad reset each time (what a training step pays). "fwd": F.dropout(x)
 against dropkit.torch.dropout(x) on a tensor without grad. Each thread
 count runs in its own process (RAYON_NUM_THREADS and torch.set_num_threads
@@ -34,9 +35,7 @@ def child(threads, quick):
     print(f"{threads} thread(s), torch {torch.__version__}, {cpu}")
     print(f"{'n':>9} {'fwd+bwd torch':>14} {'dropkit':>9} {'ratio':>6}   {'fwd torch':>10} {'dropkit':>9} {'ratio':>6}")
     for n in SIZES:
-        reps = max(5, min(400, (1 << 24) // n // (4 if quick else 1)))
-        if quick:
-            reps = max(5, reps // 4)
+        reps = max(16, min(400, (1 << 24) // n // (4 if quick else 1)))
         x = torch.ones(n).requires_grad_()
         g = torch.ones(n)
         xf = torch.ones(n)
@@ -53,16 +52,14 @@ def child(threads, quick):
 
         row = []
         for a, b in ((lambda: fb(ref_mod), lambda: fb(dk_mod)), (fw_ref, fw_dk)):
-            a(), b()  # warm
             ta, tb = [], []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                a()
-                t1 = time.perf_counter()
-                b()
-                t2 = time.perf_counter()
-                ta.append(t1 - t0)
-                tb.append(t2 - t1)
+            for _ in range(max(2, reps // 8)):
+                for f, times in ((a, ta), (b, tb)):
+                    f()  # the block's first call settles the allocator
+                    for _ in range(8):
+                        t0 = time.perf_counter()
+                        f()
+                        times.append(time.perf_counter() - t0)
             ma, mb = statistics.median(ta) * 1e6, statistics.median(tb) * 1e6
             row += [ma, mb, ma / mb]
         print(f"{n:>9} {row[0]:>11.1f} us {row[1]:>6.1f} us {row[2]:>5.1f}x   "

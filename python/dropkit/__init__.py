@@ -25,6 +25,8 @@ values, and nothing is written.
 
 from __future__ import annotations
 
+import numbers as _numbers
+
 import numpy as _np
 
 from ._dropkit import Dropout as _Core
@@ -43,6 +45,15 @@ def _array(x, name):
     if not isinstance(x, _np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
     return x
+
+
+_U64 = 1 << 64
+
+
+def _site(stream, offset):
+    for name, v in (("stream", stream), ("offset", offset)):
+        if not isinstance(v, _numbers.Integral) or not 0 <= v < _U64:
+            raise ValueError(f"{name} must be an integer in [0, 2**64), got {v!r}")
 
 
 def _mask_buffer(kind, elements):
@@ -69,11 +80,19 @@ class Dropout:
     Raises ``ValueError`` for ``p`` outside ``[0, 1]`` or NaN.
     """
 
-    __slots__ = ("_core", "scaling")
+    __slots__ = ("_core", "_scaling")
 
     def __init__(self, p: float, *, seed: int = 0, scaling: str = "inverted"):
+        if not isinstance(p, _numbers.Real):
+            raise TypeError(f"p must be a number, got {type(p).__name__}")
+        if not isinstance(seed, _numbers.Integral) or not 0 <= seed < _U64:
+            raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
         self._core = _Core(float(p), int(seed), scaling)
-        self.scaling = scaling
+        self._scaling = scaling
+
+    @property
+    def scaling(self) -> str:
+        return self._scaling
 
     @property
     def p(self) -> float:
@@ -95,34 +114,37 @@ class Dropout:
         ``u // 64`` is mask element ``u``, 1 = kept) or ``"bytes"`` (``uint8``,
         1 = kept) returns ``(out, mask)``; an array of either dtype is filled.
         ``bias`` and ``residual`` give the fused ``residual + dropout(x + bias)``
-        over rows of ``len(bias)`` elements (C-contiguous arrays).
+        over rows of ``len(bias)`` elements (C-contiguous arrays, no mask
+        shape). With a mask asked for or given, returns ``(out, mask)``.
         """
         x = _array(x, "x")
+        _site(stream, offset)
         y = _np.empty_like(x) if out is None else _array(out, "out")
-        want = None
         if isinstance(mask, str):
-            want = mask = _mask_buffer(mask, mask_len(x.shape, mask_shape))
+            mask = _mask_buffer(mask, mask_len(x.shape, mask_shape))
         self._core.forward(x, y, stream, offset, mask_shape, mask, bias, residual)
-        return y if want is None else (y, want)
+        return y if mask is None else (y, mask)
 
     def backward(self, dy, stream=0, offset=0, *, out=None, mask_shape=None, mask=None,
                  dbias=None):
         """The gradient of ``forward`` at the same site: the mask regenerated
         from ``(seed, stream, offset)``, or read from ``mask`` (bits or bytes
         as ``forward`` wrote them). ``dbias=True`` (or an array of the row
-        length to fill) also returns the column sums of the result,
-        summed in float64 in a fixed order: ``(dx, dbias)``."""
+        length to fill) also computes the column sums of the result over
+        rows of the last axis, summed in float64 in a fixed order, and
+        returns ``(dx, dbias)`` (C-contiguous ``dy`` and ``out``, no mask
+        shape)."""
         dy = _array(dy, "dy")
+        _site(stream, offset)
         dx = _np.empty_like(dy) if out is None else _array(out, "out")
-        want = None
         if dbias is True:
             if dy.ndim == 0:
                 raise ValueError("dbias needs an array of rank 1 or more")
-            want = dbias = _np.empty(dy.shape[-1], dy.dtype)
+            dbias = _np.empty(dy.shape[-1], dy.dtype)
         elif dbias is False:
             dbias = None
         self._core.backward(dy, dx, stream, offset, mask_shape, mask, dbias)
-        return dx if want is None else (dx, want)
+        return dx if dbias is None else (dx, dbias)
 
     def inference(self, x, *, out=None):
         """Evaluation mode: a copy of ``x`` (inverted, alpha) or ``x * (1-p)``
@@ -135,7 +157,10 @@ class Dropout:
     def mask(self, shape, stream=0, offset=0, *, mask_shape=None, kind="bits", out=None):
         """The mask alone of a call over ``shape`` (an int or a tuple) with
         ``mask_shape``: ``uint64`` bit words or ``uint8`` bytes."""
+        _site(stream, offset)
         dims = (shape,) if isinstance(shape, int) else tuple(shape)
+        if any(not isinstance(d, _numbers.Integral) or d < 0 for d in dims):
+            raise ValueError(f"shape must hold non-negative integers, got {shape!r}")
         elements = mask_len(dims, mask_shape)
         m = _mask_buffer(kind, elements) if out is None else _array(out, "out")
         self._core.mask(m, stream, offset, elements)

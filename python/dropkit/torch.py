@@ -1,7 +1,7 @@
 """dropkit for PyTorch: drop-in dropout modules and functions on CPU tensors.
 
 >>> import torch, dropkit.torch as dkt
->>> torch.manual_seed(0)                      # reproduces the masks of a run
+>>> _ = torch.manual_seed(0)                  # reproduces the masks of a run
 >>> model = torch.nn.Sequential(torch.nn.Linear(8, 8), dkt.Dropout(0.1))
 >>> model(torch.ones(2, 8)).shape
 torch.Size([2, 8])
@@ -29,6 +29,7 @@ argument, 0 by default) picks one of 2**64 families of streams; a call with
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 
 import torch
@@ -80,15 +81,27 @@ def _raw(t: torch.Tensor):
     return (t.data_ptr(), code, t.shape, t.stride())
 
 
+_draws = threading.local()
+
+
 def draw_stream(generator: torch.Generator | None = None) -> int:
     """One stream from torch's CPU generator (or ``generator``): what every
     training call of this module does when no ``stream=`` is given."""
     if generator is not None and generator.device.type != "cpu":
         raise RuntimeError(f"dropkit.torch needs a CPU generator, got one on {generator.device}")
-    return int(torch.empty((), dtype=torch.int64).random_(generator=generator))
+    buf = getattr(_draws, "buf", None)
+    if buf is None:
+        buf = _draws.buf = torch.empty((), dtype=torch.int64)
+    return int(buf.random_(generator=generator))
 
 
 def _kernel(core, x, out, stream, offset, shape, backward):
+    if shape is None and x.is_contiguous() and out.is_contiguous():
+        # A dense tensor: three integers instead of its layout.
+        code = _CODES.get(x.dtype)
+        if code is not None and x.is_cpu and out.dtype == x.dtype:
+            core.dense(backward, code, x.data_ptr(), out.data_ptr(), x.numel(), stream, offset)
+            return out
     if backward:
         core.backward(_raw(x), _raw(out), stream, offset, shape)
     else:
@@ -131,10 +144,11 @@ def _apply(x, p, training, inplace, shape, scaling, generator, stream, seed, off
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
     if not training:
-        _raw(x)  # the device and dtype checks
-        return x
+        return x  # as PyTorch: the input itself, on any device
     if stream is None:
         stream = draw_stream(generator)
+    elif not 0 <= stream < 1 << 64 or not 0 <= offset < 1 << 64:
+        raise ValueError(f"stream {stream} and offset {offset} must be in [0, 2**64)")
     core = _core(float(p), int(seed), scaling)
     if torch.is_grad_enabled() and x.requires_grad:
         if inplace:

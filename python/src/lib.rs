@@ -564,7 +564,7 @@ struct Dropout {
 impl Dropout {
     #[allow(clippy::too_many_arguments)]
     fn args(
-        x: &Bound<'_, PyAny>,
+        (x, x_name): (&Bound<'_, PyAny>, &'static str),
         out: &Bound<'_, PyAny>,
         stream: u64,
         offset: u64,
@@ -573,7 +573,7 @@ impl Dropout {
         bias: Option<&Bound<'_, PyAny>>,
         residual: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Args> {
-        let x = tensor(x, "x")?;
+        let x = tensor(x, x_name)?;
         let out = tensor(out, "out")?;
         let in_place = x.same_as(&out);
         Ok(Args {
@@ -638,7 +638,16 @@ impl Dropout {
         bias: Option<&Bound<'_, PyAny>>,
         residual: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let a = Self::args(x, out, stream, offset, mask_shape, mask, bias, residual)?;
+        let a = Self::args(
+            (x, "x"),
+            out,
+            stream,
+            offset,
+            mask_shape,
+            mask,
+            bias,
+            residual,
+        )?;
         a.check(true)?;
         let dtype = a.x.dtype.expect("checked");
         let job = Job((&self.inner, &a));
@@ -664,7 +673,16 @@ impl Dropout {
         mask: Option<&Bound<'_, PyAny>>,
         dbias: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let a = Self::args(dy, out, stream, offset, mask_shape, mask, None, None)?;
+        let a = Self::args(
+            (dy, "dy"),
+            out,
+            stream,
+            offset,
+            mask_shape,
+            mask,
+            None,
+            None,
+        )?;
         let dbias = optional(dbias, "dbias")?;
         a.check(false)?;
         let dtype = a.x.dtype.expect("checked");
@@ -702,7 +720,7 @@ impl Dropout {
         x: &Bound<'_, PyAny>,
         out: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let a = Self::args(x, out, 0, 0, None, None, None, None)?;
+        let a = Self::args((x, "x"), out, 0, 0, None, None, None, None)?;
         a.check(true)?;
         let dtype = a.x.dtype.expect("checked");
         let job = Job((&self.inner, &a));
@@ -743,6 +761,63 @@ impl Dropout {
                 None => Err(Error::Unsupported {
                     what: "a float array as a mask (uint64 bits or uint8 bytes)",
                 }),
+            }
+        })
+        .map_err(call_error)
+    }
+
+    /// The elementwise forward (`backward` false) or backward pass over `n`
+    /// contiguous elements at `x` into `out`, for `dropkit.torch`'s dense
+    /// tensors (`code` the dtype code; `out == x` runs in place). The
+    /// caller passes the data pointers of live, contiguous CPU tensors of
+    /// `n` elements of that dtype that it holds for the call.
+    #[allow(clippy::too_many_arguments)]
+    fn dense(
+        &self,
+        py: Python<'_>,
+        backward: bool,
+        code: u8,
+        x: usize,
+        out: usize,
+        n: usize,
+        stream: u64,
+        offset: u64,
+    ) -> PyResult<()> {
+        let dtype = Dtype::from_code(code)?;
+        let tensor = |ptr: usize, name| Tensor {
+            name,
+            ptr: ptr as *mut u8,
+            dtype: Some(dtype),
+            mask: None,
+            dims: vec![n],
+            strides: vec![1],
+            writable: true,
+        };
+        let (x, out) = (tensor(x, "x"), tensor(out, "out"));
+        check_aligned(&x)?;
+        check_aligned(&out)?;
+        let in_place = x.ptr == out.ptr;
+        if !in_place {
+            check_overlaps(&[&out], &[&x])?;
+        }
+        let args = Args {
+            x,
+            out,
+            in_place,
+            site: Site::new(stream).at(offset),
+            shape: MaskShape::elementwise(),
+            mask: None,
+            bias: None,
+            residual: None,
+        };
+        let job = Job((&self.inner, &args));
+        py.detach(|| {
+            let job = &job;
+            let (d, a) = job.0;
+            if backward {
+                for_dtype!(dtype, run_backward, d, a, None)
+            } else {
+                for_dtype!(dtype, run_forward, d, a)
             }
         })
         .map_err(call_error)

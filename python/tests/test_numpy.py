@@ -249,3 +249,28 @@ def test_threads_release_the_gil():
         t.join()
     for r in results:
         same_bits(r, want)
+
+
+def test_arguments_a_newcomer_got_wrong():
+    drop = dropkit.Dropout(0.3, scaling="classic")
+    with pytest.raises(AttributeError):
+        drop.scaling = "inverted"  # read-only: the kernel's scaling is fixed
+    x = np.ones(8, np.float32)
+    for kw in ({"stream": -1}, {"offset": 2**64}, {"stream": 1.5}):
+        with pytest.raises(ValueError, match="in \\[0, 2\\*\\*64\\)"):
+            drop.forward(x, **kw)
+    with pytest.raises(ValueError, match="seed"):
+        dropkit.Dropout(0.1, seed=-1)
+    with pytest.raises(TypeError, match="str"):
+        dropkit.Dropout("0.5")
+    with pytest.raises(ValueError, match="^dy has a negative stride"):
+        drop.backward(x[::-1])
+    with pytest.raises(TypeError, match="out is float64 but dy is float32"):
+        drop.backward(x, out=np.zeros(8))
+    dy = values(4 * 6, np.float32).reshape(4, 6)
+    buf = np.empty(6, np.float32)
+    dx, db = drop.backward(dy, dbias=buf)
+    assert db is buf
+    bits = np.empty(1, np.uint64)
+    y, m = drop.forward(x, mask=bits)
+    assert m is bits

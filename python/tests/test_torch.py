@@ -235,3 +235,13 @@ def test_swap_into_a_cnn_trains():
         warnings.simplefilter("error")
         net.eval()
         net(x)
+
+
+def test_eval_returns_the_input_on_any_device():
+    x = torch.empty(2, 3, 4, 4, device="meta")
+    for module in (dkt.Dropout(), dkt.Dropout2d(), dkt.AlphaDropout(), dkt.DropPath(0.1)):
+        module.eval()
+        assert module(x) is x
+    assert dkt.dropout(x, 0.5, training=False) is x
+    with pytest.raises(ValueError, match="2\\*\\*64"):
+        dkt.dropout(torch.ones(3), 0.5, stream=-1)
