@@ -42,6 +42,10 @@ static NEXT_LAYER_ID: AtomicU64 = AtomicU64::new(0);
 ///   with [`Dropout::with_layer_id`] where that order is not fixed (layers
 ///   built on several threads, or a program that builds other modules
 ///   first); two modules with the same id and seed draw the same masks.
+///   **Set ids on all modules of a model or on none:** the counter does not
+///   know the ids set by hand, so `Dropout::new(p).with_layer_id(1)`
+///   followed by `Dropout::new(p)` gives both modules id 1 (the second
+///   took the counter's next value, 1) and so the same masks.
 /// - the **step** gives each call a new mask. [`Dropout::forward`] in
 ///   training mode uses the module's own counter and then adds one to it:
 ///   the first call is step 0, the next step 1, ... ([`Dropout::step`],
@@ -51,6 +55,11 @@ static NEXT_LAYER_ID: AtomicU64 = AtomicU64::new(0);
 ///   caller instead and leaves the counter alone (the optimizer's step,
 ///   say, or a recomputation that must draw the same mask again).
 /// - the **seed** ([`Dropout::with_seed`], default 0) is one per run.
+/// - a **clone** is the same layer (same id) at the same step, with a step
+///   counter of its own: the clone and the original then count their steps
+///   apart, so a cloned model trained alongside the original draws the
+///   original's masks again, step for step. Give the clone another id
+///   ([`Dropout::with_layer_id`]) or seed where the two must differ.
 ///
 /// The mask depends on nothing else: not the thread count, not the CPU's
 /// instruction set, not the tensor's strides. The backward pass regenerates
@@ -65,9 +74,11 @@ static NEXT_LAYER_ID: AtomicU64 = AtomicU64::new(0);
 /// `p` is the probability of dropping, taken as an `f64` (an `f32`
 /// argument keeps its exact value: `0.1f32` is `0.10000000149...`).
 /// [`Dropout::new`] does not fail, as `candle_nn::Dropout::new` does not: a
-/// rate outside `[0, 1]` (or NaN) makes every [`Dropout::forward`] return
-/// an error that names it; [`Dropout::try_new`] reports it at once. Unlike
-/// `candle_nn`, a rate of 1 is accepted (all zeros).
+/// rate outside `[0, 1]` (or NaN) makes every training call of
+/// [`Dropout::forward`] return an error that names it, while evaluation
+/// mode returns the input, as `candle_nn::Dropout` does;
+/// [`Dropout::try_new`] reports it at once. Unlike `candle_nn`, a rate of 1
+/// is accepted (all zeros).
 #[derive(Debug)]
 pub struct Dropout {
     rate: f64,
@@ -78,7 +89,11 @@ pub struct Dropout {
 }
 
 impl Clone for Dropout {
-    /// A copy at the same step, with the same layer id (so the same masks).
+    /// A copy at the same step, with the same layer id (so the same masks),
+    /// and a step counter of its own: training calls of the copy do not
+    /// move the original's step, nor the original's the copy's, so both
+    /// draw the same masks at the same steps (set another layer id or
+    /// seed on the copy where they must differ).
     fn clone(&self) -> Self {
         Dropout {
             rate: self.rate,
@@ -154,7 +169,9 @@ impl Dropout {
         }
     }
 
-    /// The same module with layer id `id`.
+    /// The same module with layer id `id`. The automatic ids do not skip
+    /// ids set here: set ids on all modules of a model or on none (see
+    /// [`Dropout`], "Streams").
     pub fn with_layer_id(self, id: u64) -> Self {
         Dropout {
             layer_id: id,
@@ -213,13 +230,10 @@ impl Dropout {
     /// # Errors
     /// The rate given to [`Dropout::new`] if it was bad.
     pub fn operator(&self) -> candle_core::Result<dropkit::Dropout> {
-        self.drop.map_err(|e| {
-            candle_core::Error::Msg(format!(
-                "dropkit-candle Dropout: rate {} is not a probability in [0, 1] ({e})",
-                self.rate
-            ))
-            .bt()
-        })
+        // dropkit's message names the rate: "invalid dropout rate 1.5:
+        // must be a number in [0, 1]".
+        self.drop
+            .map_err(|e| candle_core::Error::Msg(format!("dropkit-candle Dropout: {e}")).bt())
     }
 
     /// The op a training call at `step` applies.
@@ -232,12 +246,13 @@ impl Dropout {
 
     /// `candle_nn::Dropout::forward`: in training mode (`train`) the
     /// dropout of `xs` at the module's step, which then moves on by one;
-    /// else inference (the input itself under the default scaling).
+    /// else inference (the input itself under the default scaling, whatever
+    /// the rate, as `candle_nn::Dropout`).
     ///
     /// # Errors
-    /// A bad rate (named), a tensor not on the CPU, a dtype other than
-    /// F32, F64, F16, BF16, a mask shape the tensor's rank does not take.
-    /// The step does not move on error.
+    /// In training mode: a bad rate (named), a dtype other than F32, F64,
+    /// F16, BF16, a mask shape the tensor's rank does not take. In both
+    /// modes: a tensor not on the CPU. The step does not move on error.
     pub fn forward(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         if !train {
             return self.inference(xs);
@@ -267,8 +282,12 @@ impl Dropout {
     }
 
     fn inference(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let drop = self.operator()?;
         check_cpu(xs.device(), "dropkit-candle Dropout")?;
+        // A bad rate is not an error here: candle_nn::Dropout checks the
+        // rate only in training, and evaluation returns the input.
+        let Ok(drop) = self.drop else {
+            return Ok(xs.clone());
+        };
         if drop.scaling() == Scaling::Classic {
             return DropoutOp::new(drop, Site::new(0))
                 .with_pass(Pass::Inference)

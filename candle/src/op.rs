@@ -267,13 +267,14 @@ impl DropoutOp {
 
     fn error(&self, what: &str, layout: &Layout) -> candle_core::Error {
         candle_core::Error::Msg(format!(
-            "{}: {what} (tensor dims {:?}, strides {:?}, start offset {}; mask shape {:?}, site {:?})",
+            "{}: {what} (tensor dims {:?}, strides {:?}, start offset {}; mask shape {}; stream {}, offset {})",
             self.op_name(),
             layout.dims(),
             layout.stride(),
             layout.start_offset(),
-            self.shape,
-            self.site,
+            describe_shape(self.shape, layout.dims()),
+            self.site.stream,
+            self.site.offset,
         ))
         .bt()
     }
@@ -285,6 +286,28 @@ impl DropoutOp {
         ))
         .bt()
     }
+}
+
+/// A mask shape in words for error messages: its name, or for a
+/// `noise_shape` / `broadcast_dims` shape the mask it gives `dims` (when it
+/// gives one).
+pub(crate) fn describe_shape(shape: MaskShape, dims: &[usize]) -> String {
+    let named = [
+        (MaskShape::elementwise(), "elementwise"),
+        (MaskShape::channels_first(), "channels first"),
+        (MaskShape::channels_last(), "channels last"),
+        (MaskShape::per_sample(), "per sample (drop-path)"),
+        (MaskShape::locked_time_major(), "locked, time-major"),
+        (MaskShape::locked_batch_major(), "locked, batch-major"),
+    ];
+    if let Some((_, name)) = named.iter().find(|(s, _)| *s == shape) {
+        return (*name).to_string();
+    }
+    let mask = dropkit::Layout::dense(dims)
+        .and_then(|l| shape.mask_layout(&l))
+        .map(|m| format!(" (mask {:?} here)", m.dims()))
+        .unwrap_or_default();
+    format!("noise_shape or broadcast_dims{mask}")
 }
 
 /// `dims` and `strides` without the axes of extent 1 and with contiguous

@@ -95,10 +95,17 @@ fn new_layers_get_distinct_ids() {
             && b.layer_id() != c.layer_id()
             && a.layer_id() != c.layer_id()
     );
-    // A clone is the same layer at the same step.
+    // A clone is the same layer at the same step...
     a.set_step(7);
     let a2 = a.clone();
     assert_eq!((a2.layer_id(), a2.step()), (a.layer_id(), 7));
+    // ...with a counter of its own: trained alongside, it draws the
+    // original's masks again (as the README and rustdoc say).
+    let x = data(&[64], 9);
+    let y = a.forward(&x, true).unwrap();
+    let y2 = a2.forward(&x, true).unwrap();
+    assert_eq!((a.step(), a2.step()), (8, 8));
+    assert_eq!(bits(&y), bits(&y2));
 }
 
 #[test]
@@ -174,12 +181,22 @@ fn bad_rates_are_errors_naming_the_rate() {
     for p in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
         let e = Dropout::try_new(p).unwrap_err().to_string();
         assert!(e.contains(&p.to_string()), "{e}");
+        // Said once, plainly (the first line; a backtrace may follow).
+        let first = e.lines().next().unwrap_or_default();
+        let want = format!("dropkit-candle Dropout: invalid dropout rate {p}: ");
+        assert!(
+            first.starts_with(&want) && first.matches("rate").count() == 1,
+            "{e}"
+        );
         let d = Dropout::new(p);
         let x = data(&[4], 4);
-        for train in [true, false] {
-            let e = d.forward(&x, train).unwrap_err().to_string();
-            assert!(e.contains(&p.to_string()) && e.contains("rate"), "{e}");
-        }
+        let e = d.forward(&x, true).unwrap_err().to_string();
+        assert!(e.contains(&p.to_string()) && e.contains("rate"), "{e}");
+        assert_eq!(d.step(), 0);
+        // Evaluation mode returns the input whatever the rate, as
+        // candle_nn::Dropout (which checks the rate in training only).
+        assert_eq!(bits(&d.forward(&x, false).unwrap()), bits(&x));
+        assert_eq!(bits(&x.apply_t(&d, false).unwrap()), bits(&x));
         assert_eq!(d.step(), 0);
     }
     // Rate 1 is all zeros (candle_nn refuses it), with an f32 argument too.

@@ -410,6 +410,13 @@ fn errors_name_their_values() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("dropkit-dropout") && e.contains("[7]"), "{e}");
+    // In words, not Rust's Debug structs.
+    assert!(
+        e.contains("mask shape channels first; stream 6, offset 0)")
+            && !e.contains("MaskShape")
+            && !e.contains("Site"),
+        "{e}"
+    );
     // An offset that overflows.
     let e = DropoutOp::new(drop(0.2), Site::new(1).at(u64::MAX - 2))
         .forward(&x)

@@ -85,20 +85,50 @@ def fused_node(x, bias, residual, stream, y, offset=None, mask=None, mask_bits=N
                             rate=float(rate), seed=int(seed))
 
 
+def _constant_value(node):
+    """The value of a ``Constant`` node holding one tensor or number, else None."""
+    for a in node.attribute:
+        if a.name == "value":
+            return numpy_helper.to_array(a.t)
+        if a.name == "value_float":
+            return np.array(a.f, np.float32)
+        if a.name == "value_int":
+            return np.array(a.i, np.int64)
+    return None
+
+
+def _used_names(graph):
+    """Every name a node of ``graph`` or of its subgraphs takes as an input."""
+    used = set()
+    for n in graph.node:
+        used.update(n.input)
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                used |= _used_names(a.g)
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for sub in a.graphs:
+                    used |= _used_names(sub)
+    return used
+
+
 def swap_dropout(model, seed=0, stream_input="dropkit_stream"):
     """Replaces every ONNX ``Dropout`` node of ``model`` (main graph) with
     dropkit's, which samples at inference: one new int64 graph input
     ``stream_input`` (feed a new value per Monte-Carlo sample), node ``i`` at
     offset ``i << 40`` of that stream (so two nodes never share a mask),
     ``rate`` from the node's ``ratio`` (an initializer or ``Constant``;
-    default 0.5), the bool mask output kept. Returns the model (changed in
-    place)."""
+    default 0.5; anything else is a ``ValueError``), the bool mask output
+    kept. The ratio initializers and ``Constant`` nodes that no node uses
+    any more are removed (ORT would warn of them). Returns the model
+    (changed in place)."""
     g = model.graph
     consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     for n in g.node:
-        if n.op_type == "Constant" and n.attribute:
-            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
-    nodes, k = [], 0
+        if n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
+            v = _constant_value(n)
+            if v is not None:
+                consts[n.output[0]] = v
+    nodes, k, ratios, offsets = [], 0, set(), []  # the model changes only after the loop
     for n in g.node:
         if n.op_type != "Dropout" or n.domain not in ("", "ai.onnx"):
             nodes.append(n)
@@ -106,19 +136,34 @@ def swap_dropout(model, seed=0, stream_input="dropkit_stream"):
         rate = 0.5
         if len(n.input) > 1 and n.input[1]:
             if n.input[1] not in consts:
-                raise ValueError(f"Dropout node {n.name!r}: ratio {n.input[1]!r} is not a constant")
+                raise ValueError(f"Dropout node {n.name!r}: ratio {n.input[1]!r} is not a constant "
+                                 "(an initializer or a Constant node)")
             rate = float(consts[n.input[1]])
+            ratios.add(n.input[1])
         for a in n.attribute:  # opset < 12: ratio is an attribute
             if a.name == "ratio":
                 rate = a.f
         off = f"{stream_input}_offset_{k}"
-        g.initializer.append(numpy_helper.from_array(np.array(k << 40, dtype=np.int64), off))
+        offsets.append(numpy_helper.from_array(np.array(k << 40, dtype=np.int64), off))
         nodes.append(dropout_node(n.input[0], stream_input, n.output[0], offset=off,
                                   mask=n.output[1] if len(n.output) > 1 else None,
                                   rate=rate, seed=seed, name=n.name or f"dropkit_{k}"))
         k += 1
+    # The ratios that nothing reads any more (not a node, a subgraph or an output).
+    g_nodes = onnx.GraphProto()
+    g_nodes.node.extend(nodes)
+    unused = ratios - _used_names(g_nodes) - {o.name for o in g.output}
+    nodes = [n for n in nodes
+             if not (n.op_type == "Constant" and n.domain in ("", "ai.onnx")
+                     and n.output[0] in unused)]
     del g.node[:]
     g.node.extend(nodes)
+    kept = [t for t in g.initializer if t.name not in unused] + offsets
+    del g.initializer[:]
+    g.initializer.extend(kept)
+    inputs = [i for i in g.input if i.name not in unused]  # IR < 4: initializers are inputs
+    del g.input[:]
+    g.input.extend(inputs)
     g.input.append(helper.make_tensor_value_info(stream_input, TensorProto.INT64, []))
     if not any(o.domain == DOMAIN for o in model.opset_import):
         model.opset_import.append(opset())

@@ -281,6 +281,26 @@ def test_bad_attributes(attrs, pattern):
         session(dropout_model(**attrs))
 
 
+@pytest.mark.parametrize("attrs,pattern", [
+    # ONNX Dropout's attribute name: without the check the node ran at rate 0.5.
+    ({"ratio": 0.2}, r"node 'd0': attribute 'ratio' is ONNX Dropout's name.*calls it 'rate'"),
+    ({"rate": 0.1, "ratio": 0.2}, r"attribute 'ratio'"),
+    ({"training_mode": 1}, r"attribute 'training_mode' is not an attribute of this op"),
+    ({"Rate": 0.2}, r"attribute 'Rate' is not an attribute of this op: the name is 'rate'"),
+    ({"ratio": [0.1, 0.2]}, r"attribute 'ratio'"),
+])
+def test_mistaken_attributes(attrs, pattern):
+    with pytest.raises(Exception, match=pattern):
+        session(dropout_model(**attrs))
+    node = dk.fused_node("x", "b", "r", "s", "y", name="f9")
+    extra = {a: v for a, v in attrs.items() if a != "rate"}  # fused_node sets rate
+    node.attribute.extend(helper.make_node("N", [], [], **extra).attribute)
+    m = graph(lambda: [node], "f32", [("x", "T", [4, 8]), ("b", "T", [8]), ("r", "T", [4, 8]),
+                                      ("s", TensorProto.INT64, [])], [("y", "T", None)])
+    with pytest.raises(Exception, match=r"node 'f9': attribute"):
+        session(m)
+
+
 def test_bad_rank_at_creation():
     with pytest.raises(Exception, match=r"channels_first.*rank 2 or more.*X is \[12\]"):
         session(dropout_model(dims=(12,), mask_shape="channels_first"))
@@ -306,6 +326,16 @@ def test_fused_shapes_at_creation():
         session(model([1, 8], [4, 8]))
     with pytest.raises(Exception, match=r"'residual'\) is \[4, 9\], X is \[4, 8\]"):
         session(model([8], [4, 9]))
+
+
+def test_fused_scalar_x_at_creation():
+    # A declared rank-0 X has no rows of bias's length: refused at session
+    # creation (it used to pass and fail at the first run).
+    node = dk.fused_node("x", "b", "r", "s", "y", name="f2")
+    m = graph(lambda: [node], "f32", [("x", "T", []), ("b", "T", None), ("r", "T", None),
+                                      ("s", TensorProto.INT64, [])], [("y", "T", None)])
+    with pytest.raises(Exception, match=r"node 'f2': X must have rank 1 or more.*X is \[\]"):
+        session(m)
 
 
 def test_errors_at_run():
@@ -364,6 +394,10 @@ def test_swap_onnx_dropout():
     y_plain, _ = plain.run(None, {"x": x})
     dk.swap_dropout(model, seed=2024)
     onnx.checker.check_model(model)
+    # The ratios are gone with the nodes that read them (ORT warned of them).
+    assert [t.name for t in model.graph.initializer] == ["w", "dropkit_stream_offset_0",
+                                                         "dropkit_stream_offset_1"]
+    assert [n.op_type for n in model.graph.node] == ["Dropout", "MatMul", "Dropout"]
     sess = session(model)
     ys = [sess.run(None, {"x": x, "dropkit_stream": np.array(k, np.int64)}) for k in range(64)]
     # First node: mask and output are dropkit's for (seed, stream k, offset 0).
@@ -374,3 +408,33 @@ def test_swap_onnx_dropout():
     assert len({y.tobytes() for y, _ in ys}) == 64
     mean = np.mean([y for y, _ in ys], axis=0)
     assert abs(mean.mean() / y_plain.mean() - 1) < 0.1
+
+
+def test_swap_keeps_used_constants():
+    """A ratio something else still reads stays; a non-constant ratio is a
+    ValueError that leaves the model as it was."""
+    ratio = numpy_helper.from_array(np.array(0.25, np.float32), "ratio")
+    nodes = [
+        helper.make_node("Dropout", ["x", "ratio"], ["h"], name="drop_a"),
+        helper.make_node("Add", ["h", "ratio"], ["y"]),
+    ]
+    g = helper.make_graph(nodes, "shared",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [ratio])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    dk.swap_dropout(model)
+    assert [t.name for t in model.graph.initializer] == ["ratio", "dropkit_stream_offset_0"]
+    session(model).run(None, {"x": np.ones(4, np.float32), "dropkit_stream": np.array(0)})
+
+    nodes = [helper.make_node("Dropout", ["x"], ["h"], name="drop_a"),
+             helper.make_node("Dropout", ["h", "r"], ["y"], name="drop_b")]
+    g = helper.make_graph(nodes, "fed",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
+                           helper.make_tensor_value_info("r", TensorProto.FLOAT, [])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    before = model.SerializeToString()
+    with pytest.raises(ValueError, match=r"Dropout node 'drop_b': ratio 'r' is not a constant"):
+        dk.swap_dropout(model)
+    assert model.SerializeToString() == before

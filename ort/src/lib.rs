@@ -24,6 +24,11 @@
 //! decimal form (`0.1f` is read as `0.1`), so a rate written as a literal
 //! gives the same mask as dropkit's `Dropout::new` of that literal.
 //!
+//! A node carrying an attribute it likely meant as one of the op's (ONNX
+//! `Dropout`'s `ratio`, `training_mode`, ...: see `MISTAKEN_ATTRIBUTES`) is
+//! refused at kernel creation; ORT's C API cannot list a node's attributes,
+//! so other unknown attributes are ignored.
+//!
 //! Every callback catches panics; every failure is an `OrtStatus` whose
 //! message names the node, the input or attribute and the values.
 
@@ -32,6 +37,7 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
 
 use dropkit::half::{bf16, f16};
@@ -55,6 +61,16 @@ pub const API_VERSION: u32 = 17;
 pub const CHUNK: usize = 1 << 17;
 
 const CPU: &CStr = c"CPUExecutionProvider";
+
+/// The C API version of `TensorTypeAndShape_HasShape` (ORT 1.24), the one
+/// call of a later version than [`API_VERSION`] that the library makes, and
+/// only where ORT offers it: it tells a declared rank 0 (a scalar) from an
+/// unknown shape.
+const HAS_SHAPE_API_VERSION: u32 = 24;
+
+/// ORT's function table as `GetApi(HAS_SHAPE_API_VERSION)` returned it
+/// (null where this ORT is older), set by [`RegisterCustomOps`].
+static API_HAS_SHAPE: AtomicPtr<OrtApi> = AtomicPtr::new(core::ptr::null_mut());
 
 /// The two ops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,6 +330,9 @@ pub unsafe extern "C" fn RegisterCustomOps(
         // the unknown ops, which name the domain.
         return core::ptr::null_mut();
     }
+    // SAFETY: as above; null where this ORT is older than 1.24.
+    let newer = unsafe { (base.GetApi)(HAS_SHAPE_API_VERSION) };
+    API_HAS_SHAPE.store(newer.cast_mut(), Ordering::Release);
     // SAFETY: a non-null `OrtApi` pointer from ORT is valid for the life of
     // the process.
     let api = Api(unsafe { &*api_ptr });
@@ -442,6 +461,64 @@ fn attr_string(api: Api, info: *const OrtKernelInfo, name: &CStr) -> Attr<String
     Attr::Value(String::from_utf8_lossy(&buf[..end]).into_owned())
 }
 
+/// Whether the node carries an attribute `name` of a type that ORT's C API
+/// can read (float, int, string, or arrays of floats or ints).
+fn attr_present(api: Api, info: *const OrtKernelInfo, name: &CStr) -> bool {
+    if matches!(attr_f32(api, info, name), Attr::Value(_))
+        || matches!(attr_i64(api, info, name), Attr::Value(_))
+        || matches!(attr_string(api, info, name), Attr::Value(_))
+    {
+        return true;
+    }
+    let mut size = 0usize;
+    // SAFETY: a null buffer asks ORT for the array's size only.
+    let floats = unsafe {
+        (api.0.KernelInfoGetAttributeArray_float)(
+            info,
+            name.as_ptr(),
+            core::ptr::null_mut(),
+            &mut size,
+        )
+    };
+    if api.ok(floats) {
+        return true;
+    }
+    // SAFETY: as above.
+    let ints = unsafe {
+        (api.0.KernelInfoGetAttributeArray_int64)(
+            info,
+            name.as_ptr(),
+            core::ptr::null_mut(),
+            &mut size,
+        )
+    };
+    api.ok(ints)
+}
+
+/// Attributes a node may carry by mistake, each with what to say of it.
+/// ORT's C API (version 17) cannot list a node's attributes, so an unknown
+/// attribute not named here is ignored.
+const MISTAKEN_ATTRIBUTES: [(&CStr, &str); 6] = [
+    (
+        c"ratio",
+        "is ONNX Dropout's name for the rate; dropkit's op calls it 'rate'",
+    ),
+    (
+        c"training_mode",
+        "is not an attribute of this op (it always samples; ONNX Dropout takes training_mode as an input)",
+    ),
+    (
+        c"is_test",
+        "is not an attribute of this op (it always samples)",
+    ),
+    (c"Rate", "is not an attribute of this op: the name is 'rate'"),
+    (c"Seed", "is not an attribute of this op: the name is 'seed'"),
+    (
+        c"noise_shape",
+        "is not an attribute of this op: use 'mask_shape' (a string)",
+    ),
+];
+
 fn node_name(api: Api, info: *const OrtKernelInfo) -> String {
     let mut size = 0usize;
     // SAFETY: a null buffer asks for the size.
@@ -467,8 +544,23 @@ pub fn rate_from_f32(rate: f32) -> f64 {
     format!("{rate}").parse::<f64>().unwrap_or(f64::from(rate))
 }
 
+/// Whether a type info of rank 0 declares a scalar (`Some(true)`), an
+/// unknown shape (`Some(false)`), or cannot say (`None`: ORT older than
+/// 1.24, where both read as rank 0).
+fn declares_shape(tensor: *const ort_sys::OrtTensorTypeAndShapeInfo) -> Option<bool> {
+    let newer = API_HAS_SHAPE.load(Ordering::Acquire);
+    if newer.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null pointer stored by `RegisterCustomOps` is the table
+    // ORT returned for API version 24, which has `TensorTypeAndShape_HasShape`
+    // and lives for the whole process; `tensor` is a live type info.
+    Some(unsafe { ((*newer).TensorTypeAndShape_HasShape)(tensor) })
+}
+
 /// What a graph says of an input at kernel creation: element type and
-/// dims (`None` = unknown; `-1` entries = symbolic).
+/// dims (`None` = unknown; `-1` entries = symbolic; `Some([])` = a declared
+/// scalar).
 struct StaticInfo {
     elem: Onnx,
     dims: Option<Vec<i64>>,
@@ -501,8 +593,9 @@ fn static_input(api: Api, info: *const OrtKernelInfo, index: usize) -> Option<St
             out = Some(StaticInfo {
                 elem,
                 // A rank of 0 here may be a scalar or an unknown shape:
-                // only a rank of 1 or more is a fact to check against.
-                dims: (ok_dims && rank > 0).then_some(dims),
+                // a fact to check against only where ORT can tell them apart.
+                dims: (ok_dims && (rank > 0 || declares_shape(tensor) == Some(true)))
+                    .then_some(dims),
             });
         }
     }
@@ -554,6 +647,11 @@ fn new_kernel(def: &OpDef, api: Api, info: *const OrtKernelInfo) -> Result<Kerne
         shape_name: "elementwise".into(),
         shape: MaskShape::elementwise(),
     };
+    for (name, why) in MISTAKEN_ATTRIBUTES {
+        if attr_present(api, info, name) {
+            return Err(k.err(format_args!("attribute '{}' {why}", name.to_string_lossy())));
+        }
+    }
     // rate
     let rate = match attr_f32(api, info, c"rate") {
         Attr::Value(r) => rate_from_f32(r),
@@ -677,6 +775,12 @@ fn new_kernel(def: &OpDef, api: Api, info: *const OrtKernelInfo) -> Result<Kerne
         }
     }
     if k.kind == Kind::Fused {
+        if let Some(xd) = x_dims.as_ref().filter(|d| d.is_empty()) {
+            return Err(k.err(format_args!(
+                "X must have rank 1 or more (rows of bias's length), the graph says X is {}",
+                fmt_dims(xd)
+            )));
+        }
         let bias = infos
             .get(1)
             .and_then(|s| s.as_ref())
