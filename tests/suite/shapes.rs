@@ -43,16 +43,6 @@ fn same(got: &[u64], want: &[u64], ctx: &str) {
     }
 }
 
-/// Row-major multi-index of logical index `li`.
-fn unravel(mut li: usize, dims: &[usize]) -> Vec<usize> {
-    let mut idx = vec![0; dims.len()];
-    for a in (0..dims.len()).rev() {
-        idx[a] = li % dims[a];
-        li /= dims[a];
-    }
-    idx
-}
-
 /// The keep decision of every data element of `dims`: mask element
 /// `(i_a or 0 where the mask's extent is 1)`, from the oracle's
 /// elementwise mask of the mask's elements.
@@ -60,10 +50,16 @@ fn expand(keep: &[bool], dims: &[usize], mask: &[usize]) -> Vec<bool> {
     let n: usize = dims.iter().product();
     (0..n)
         .map(|li| {
-            let idx = unravel(li, dims);
-            let mut u = 0;
-            for a in 0..dims.len() {
-                u = u * mask[a] + if mask[a] == 1 { 0 } else { idx[a] };
+            // Row-major: the last axis varies fastest, in the data and in
+            // the mask.
+            let (mut rest, mut u, mut weight) = (li, 0, 1);
+            for a in (0..dims.len()).rev() {
+                let i = rest % dims[a];
+                rest /= dims[a];
+                if mask[a] != 1 {
+                    u += i * weight;
+                }
+                weight *= mask[a];
             }
             keep[u]
         })
@@ -99,9 +95,15 @@ fn scatter<E: Copy>(data: &[E], layout: &Layout, fill: E) -> Vec<E> {
     buf
 }
 
+/// The buffer index of logical (row-major) index `li` under `layout`.
 fn addr(li: usize, layout: &Layout) -> usize {
-    let idx = unravel(li, layout.dims());
-    idx.iter().zip(layout.strides()).map(|(i, s)| i * s).sum()
+    let mut rest = li;
+    let mut at = 0;
+    for (&d, &s) in layout.dims().iter().zip(layout.strides()).rev() {
+        at += rest % d * s;
+        rest /= d;
+    }
+    at
 }
 
 /// The logical elements of `buf` at `layout`, and whether every other
