@@ -32,7 +32,7 @@ pub enum Isa {
     /// has it too).
     Avx2,
     /// x86-64 AVX-512F with AVX-512VL, detected at run time (`f16` through
-    /// F16C where the CPU has it too).
+    /// AVX-512F's own conversions).
     Avx512,
 }
 

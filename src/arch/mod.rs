@@ -66,7 +66,7 @@ impl Dispatch for f32 {
             scalar => scalar::kernels::<Lanewise<f32>>(),
             portable => portable::kernels::<portable::F32>(),
             avx2 => avx2::kernels::<ymm::F32>(),
-            avx512 => avx512::kernels::<ymm::F32>(),
+            avx512 => avx512::kernels::<avx512::F32>(),
         )
     }
 }
@@ -78,7 +78,7 @@ impl Dispatch for f64 {
             scalar => scalar::kernels::<Lanewise<f64>>(),
             portable => portable::kernels::<Lanewise<f64>>(),
             avx2 => avx2::kernels::<ymm::F64>(),
-            avx512 => avx512::kernels::<ymm::F64>(),
+            avx512 => avx512::kernels::<avx512::F64>(),
         )
     }
 }
@@ -97,11 +97,7 @@ impl Dispatch for f16 {
             } else {
                 avx2::kernels::<Lanewise<f16>>()
             },
-            avx512 => if f16c {
-                avx512::f16c::kernels::<avx512::f16c::F16>()
-            } else {
-                avx512::kernels::<Lanewise<f16>>()
-            },
+            avx512 => avx512::kernels::<avx512::F16>(),
         )
     }
 }
@@ -113,7 +109,7 @@ impl Dispatch for bf16 {
             scalar => scalar::kernels::<Lanewise<bf16>>(),
             portable => portable::kernels::<portable::Bf16>(),
             avx2 => avx2::kernels::<ymm::Bf16>(),
-            avx512 => avx512::kernels::<ymm::Bf16>(),
+            avx512 => avx512::kernels::<avx512::Bf16>(),
         )
     }
 }
