@@ -178,15 +178,14 @@ impl Dropout {
         let chunks = dx.len().div_ceil(chunk);
         let mut partial = vec![0f64; chunks * features];
         let seq = self.with_threading(crate::Threading::Sequential);
+        let add_rows = E::kernels(self.isa()).add_rows;
         let one = |k: usize, dx: &mut [E], sums: &mut [f64]| {
             let start = k * chunk;
             let dy = dy.map(|dy| &dy[start..start + dx.len()]);
             step(&seq, start, dy, dx)?;
-            for row in dx.chunks_exact(features) {
-                for (s, v) in sums.iter_mut().zip(row) {
-                    *s += E::to_f64(*v);
-                }
-            }
+            // SAFETY: the call's ISA is available (`Dropout::with_isa`
+            // checks it).
+            unsafe { add_rows(dx, sums) };
             Ok::<(), Error>(())
         };
         #[cfg(feature = "rayon")]

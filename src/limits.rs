@@ -77,5 +77,11 @@ pub const PAIR_BLOCKS_MAX: usize = 1 << 20;
 /// depend on the thread count).
 pub const DBIAS_CHUNK_ELEMENTS: usize = 1 << 15;
 
+/// The fused backward sums `dbias` over strips of this many columns at a
+/// time, each strip down all the rows of a chunk in registers, then the
+/// narrower last strip (each column still in row order: the bits do not
+/// depend on it). 32 `f64` sums fill four 512-bit registers.
+pub const DBIAS_SUM_STRIP: usize = 32;
+
 /// Columns [`crate::mc_mean_var`] accumulates at once (on the stack).
 pub const MC_COLUMNS: usize = 256;

@@ -114,6 +114,7 @@ impl sealed::Sealed for f32 {
     fn narrow(v: f32) -> f32 {
         v
     }
+    #[inline(always)]
     fn to_f64(x: f32) -> f64 {
         f64::from(x)
     }
@@ -142,6 +143,7 @@ impl sealed::Sealed for f64 {
     fn narrow(v: f64) -> f64 {
         v
     }
+    #[inline(always)]
     fn to_f64(x: f64) -> f64 {
         x
     }
@@ -170,6 +172,7 @@ impl sealed::Sealed for f16 {
     fn narrow(v: f32) -> f16 {
         f16::from_bits(f32_to_f16(v))
     }
+    #[inline(always)]
     fn to_f64(x: f16) -> f64 {
         f64::from(f16_to_f32(x.to_bits()))
     }
@@ -198,6 +201,7 @@ impl sealed::Sealed for bf16 {
     fn narrow(v: f32) -> bf16 {
         bf16::from_bits(f32_to_bf16(v))
     }
+    #[inline(always)]
     fn to_f64(x: bf16) -> f64 {
         f64::from(f32::from_bits(u32::from(x.to_bits()) << 16))
     }

@@ -156,6 +156,40 @@ pub struct Kernels<E: crate::num::sealed::Sealed> {
     ///
     /// Safety: the ISA is available; see [`strided::run`].
     pub shaped: unsafe fn(&Params<Factor<E>>, &strided::Job<E>, usize, usize),
+    /// Column sums for dbias (see [`add_rows`]).
+    ///
+    /// Safety: the ISA is available.
+    pub add_rows: unsafe fn(&[E], &mut [f64]),
+}
+
+/// `sums[c] += rows[r * f + c]` in `f64` for every whole row `r` in order,
+/// `f = sums.len()` (at least 1): each column's sum in row order, whatever
+/// the lanes. Strips of [`crate::limits::DBIAS_SUM_STRIP`] columns are summed down all the rows
+/// in registers (compiled under each ISA's features, so that the compiler
+/// vectorizes across the strip's columns), then the narrower last strip.
+#[inline(always)]
+pub(crate) fn add_rows<E: crate::num::sealed::Sealed>(rows: &[E], sums: &mut [f64]) {
+    use crate::limits::DBIAS_SUM_STRIP as SUM_STRIP;
+    let f = sums.len();
+    let mut strips = sums.chunks_exact_mut(SUM_STRIP);
+    for (k, strip) in (&mut strips).enumerate() {
+        let c0 = k * SUM_STRIP;
+        let mut acc = [0f64; SUM_STRIP];
+        acc.copy_from_slice(strip);
+        for row in rows.chunks_exact(f) {
+            for (a, &v) in acc.iter_mut().zip(&row[c0..c0 + SUM_STRIP]) {
+                *a += E::to_f64(v);
+            }
+        }
+        strip.copy_from_slice(&acc);
+    }
+    let last = strips.into_remainder();
+    let c0 = f - last.len();
+    for row in rows.chunks_exact(f) {
+        for (s, &v) in last.iter_mut().zip(&row[c0..]) {
+            *s += E::to_f64(v);
+        }
+    }
 }
 
 /// Defines an ISA module's entry points for every data side `D` of its
@@ -224,6 +258,15 @@ macro_rules! entry_points {
             unsafe { $crate::kernel::strided::run::<$G, D>(p, job, lo, hi) }
         }
 
+        /// Column sums of whole rows; see [`crate::kernel::add_rows`].
+        ///
+        /// # Safety
+        /// This module's ISA is available.
+        $(#[target_feature(enable = $feat)])?
+        unsafe fn add_rows<E: $crate::num::sealed::Sealed>(rows: &[E], sums: &mut [f64]) {
+            $crate::kernel::add_rows(rows, sums)
+        }
+
         /// The entry points of data side `D`.
         pub(crate) fn kernels<D: $crate::kernel::data::Data<$G>>() -> $crate::kernel::Kernels<D::E> {
             $crate::kernel::Kernels {
@@ -231,6 +274,7 @@ macro_rules! entry_points {
                 apply: apply::<D>,
                 fused: fused::<D::E>,
                 shaped: shaped::<D>,
+                add_rows: add_rows::<D::E>,
             }
         }
 

@@ -756,18 +756,25 @@ fn dbias_in_documented_order<E: Elem>(dx: &[E], features: usize) -> Vec<u64> {
         .collect()
 }
 
-/// Every fused entry point at sizes on both sides of the dbias chunk, the
-/// thread pieces and the in-pool threshold, from offsets inside a block:
+/// Every fused entry point at sizes on both sides of the dbias chunk and
+/// the dbias column strip, the thread pieces and the in-pool threshold, from offsets inside a block:
 /// forward calls against the oracle (`check`), the backward's `dx` against
 /// the mask-free backward and its `dbias` bit for bit against the
 /// documented summation order; sequential, parallel and `Auto` inside a
 /// 2-thread pool, every ISA.
 #[test]
 fn fused_calls_cross_every_limit() {
-    use dropkit::limits::{DBIAS_CHUNK_ELEMENTS, PARALLEL_MIN_IN_POOL, PIECE_MIN};
+    use dropkit::limits::{DBIAS_CHUNK_ELEMENTS, DBIAS_SUM_STRIP, PARALLEL_MIN_IN_POOL, PIECE_MIN};
     let chunk_rows = |f: usize| (DBIAS_CHUNK_ELEMENTS / f).max(1);
     let mut shapes = vec![];
-    for features in [768, 7, 3 * DBIAS_CHUNK_ELEMENTS / 2 + 1] {
+    let strip = DBIAS_SUM_STRIP;
+    for features in [
+        768,
+        7,
+        strip - 1,
+        2 * strip + 1,
+        3 * DBIAS_CHUNK_ELEMENTS / 2 + 1,
+    ] {
         let r = chunk_rows(features);
         for rows in [r.saturating_sub(1).max(1), r, r + 1, 2 * r + 65] {
             shapes.push((features, rows));
