@@ -65,12 +65,21 @@ fn best(mut f: impl FnMut(), n: usize) -> f64 {
 }
 
 /// Cost of `f(true)` relative to `f(false)`: the two are timed back to back
-/// in every round, so both see the same machine, and the median of the
-/// per-round ratios is returned.
+/// in every round, so both see the same machine, first one then the other
+/// in alternate rounds, so that neither gains from its place in the round,
+/// and the median of the per-round ratios is returned.
 fn ratio(mut f: impl FnMut(bool), n: usize) -> f64 {
     let calls = calibrate(&mut || f(true), n).max(calibrate(&mut || f(false), n));
     let mut r: Vec<f64> = (0..rounds(n))
-        .map(|_| per_call(&mut || f(true), calls) / per_call(&mut || f(false), calls))
+        .map(|k| {
+            if k % 2 == 0 {
+                let a = per_call(&mut || f(true), calls);
+                a / per_call(&mut || f(false), calls)
+            } else {
+                let b = per_call(&mut || f(false), calls);
+                per_call(&mut || f(true), calls) / b
+            }
+        })
         .collect();
     r.sort_by(f64::total_cmp);
     r[r.len() / 2]
