@@ -95,6 +95,39 @@ impl MaskShape {
         }
     }
 
+    /// The names of the named mask shapes, the constructors' names, in the
+    /// table's order: what [`MaskShape::named`] takes (for bindings and
+    /// engines that pass a shape as a string).
+    pub const NAMES: [&'static str; 6] = [
+        "elementwise",
+        "channels_first",
+        "channels_last",
+        "per_sample",
+        "locked_time_major",
+        "locked_batch_major",
+    ];
+
+    /// The named mask shape whose constructor is called `name` (one of
+    /// [`MaskShape::NAMES`]), or `None`.
+    ///
+    /// ```
+    /// use dropkit::MaskShape;
+    /// assert_eq!(MaskShape::named("channels_last"), Some(MaskShape::channels_last()));
+    /// assert_eq!(MaskShape::named("spatial"), None);
+    /// ```
+    pub fn named(name: &str) -> Option<Self> {
+        let pattern = match name {
+            "elementwise" => Pattern::Elementwise,
+            "channels_first" => Pattern::ChannelsFirst,
+            "channels_last" => Pattern::ChannelsLast,
+            "per_sample" => Pattern::PerSample,
+            "locked_time_major" => Pattern::LockedTimeMajor,
+            "locked_batch_major" => Pattern::LockedBatchMajor,
+            _ => return None,
+        };
+        Some(MaskShape::of(pattern))
+    }
+
     /// No broadcast: one decision per element (the elementwise dropout,
     /// here over strided views).
     pub fn elementwise() -> Self {

@@ -366,27 +366,16 @@ fn register(api: Api, options: *mut OrtSessionOptions) -> Result<(), String> {
     api.check(status, "dropkit-ort: AddCustomOpDomain")
 }
 
-/// The mask shapes the `mask_shape` attribute names.
-const MASK_SHAPES: [&str; 6] = [
-    "elementwise",
-    "channels_first",
-    "channels_last",
-    "per_sample",
-    "locked_time_major",
-    "locked_batch_major",
-];
-
+/// The mask shape the `mask_shape` attribute names (one of
+/// `MaskShape::NAMES`) and the least rank its input takes.
 fn mask_shape_of(name: &str) -> Option<(MaskShape, usize)> {
-    // The shape and the least rank it takes.
-    Some(match name {
-        "elementwise" => (MaskShape::elementwise(), 0),
-        "channels_first" => (MaskShape::channels_first(), 2),
-        "channels_last" => (MaskShape::channels_last(), 2),
-        "per_sample" => (MaskShape::per_sample(), 1),
-        "locked_time_major" => (MaskShape::locked_time_major(), 2),
-        "locked_batch_major" => (MaskShape::locked_batch_major(), 3),
-        _ => return None,
-    })
+    let least_rank = match name {
+        "elementwise" => 0,
+        "per_sample" => 1,
+        "locked_batch_major" => 3,
+        _ => 2,
+    };
+    Some((MaskShape::named(name)?, least_rank))
 }
 
 /// One node's kernel: its attributes, checked.
@@ -700,7 +689,7 @@ fn new_kernel(def: &OpDef, api: Api, info: *const OrtKernelInfo) -> Result<Kerne
             let Some((shape, rank)) = mask_shape_of(&name) else {
                 return Err(k.err(format_args!(
                     "attribute 'mask_shape' = \"{name}\" is not one of {}",
-                    MASK_SHAPES.join(", ")
+                    MaskShape::NAMES.join(", ")
                 )));
             };
             k.shape = shape;
@@ -713,7 +702,7 @@ fn new_kernel(def: &OpDef, api: Api, info: *const OrtKernelInfo) -> Result<Kerne
             {
                 return Err(k.err(format_args!(
                     "attribute 'mask_shape' must be a string, one of {}",
-                    MASK_SHAPES.join(", ")
+                    MaskShape::NAMES.join(", ")
                 )));
             }
         }

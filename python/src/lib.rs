@@ -266,19 +266,12 @@ fn mask_shape(obj: Option<&Bound<'_, PyAny>>) -> PyResult<MaskShape> {
     };
     if let Ok(name) = obj.cast::<PyString>() {
         let name = name.to_cow()?;
-        return Ok(match name.as_ref() {
-            "elementwise" => MaskShape::elementwise(),
-            "channels_first" => MaskShape::channels_first(),
-            "channels_last" => MaskShape::channels_last(),
-            "per_sample" => MaskShape::per_sample(),
-            "locked_time_major" => MaskShape::locked_time_major(),
-            "locked_batch_major" => MaskShape::locked_batch_major(),
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown mask shape {other:?} (elementwise, channels_first, channels_last, \
-                     per_sample, locked_time_major, locked_batch_major, or a tuple of extents)"
-                )))
-            }
+        return MaskShape::named(&name).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "unknown mask shape {:?} ({}, or a tuple of extents)",
+                name.as_ref(),
+                MaskShape::NAMES.join(", ")
+            ))
         });
     }
     let dims: Vec<usize> = obj.extract().map_err(|_| {

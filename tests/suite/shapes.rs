@@ -1201,3 +1201,34 @@ fn ndarray_views_match_dense_copies() {
         Err(Error::Unsupported { .. })
     ));
 }
+
+/// Every name of `MaskShape::NAMES` gives its constructor's shape, and
+/// every named shape, with and without a slab, answers `mask_len` at the
+/// edge ranks (0, 1, 2 and past `MAX_RANK`) with a length or a typed
+/// error, never a panic.
+#[test]
+fn named_shapes_by_name_and_at_edge_ranks() {
+    let constructors = [
+        MaskShape::elementwise(),
+        MaskShape::channels_first(),
+        MaskShape::channels_last(),
+        MaskShape::per_sample(),
+        MaskShape::locked_time_major(),
+        MaskShape::locked_batch_major(),
+    ];
+    for (name, want) in MaskShape::NAMES.iter().zip(constructors) {
+        assert_eq!(MaskShape::named(name), Some(want), "{name}");
+    }
+    assert_eq!(MaskShape::named("Channels_first"), None);
+    assert_eq!(MaskShape::named(""), None);
+    let too_many = vec![1usize; limits::MAX_RANK + 1];
+    for shape in constructors {
+        for dims in [&[][..], &[3], &[2, 3], &too_many] {
+            for s in [shape, shape.slab(0, 2)] {
+                let got = std::panic::catch_unwind(|| s.mask_len(dims));
+                assert!(got.is_ok(), "{s:?} on {dims:?} panicked");
+            }
+        }
+    }
+    assert_eq!(MaskShape::per_sample().mask_len(&[3]), Ok(3));
+}

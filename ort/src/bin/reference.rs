@@ -71,15 +71,7 @@ fn take<E: Raw>(input: &mut &[u8], n: usize) -> Result<Vec<E>, String> {
 }
 
 fn shape_of(name: &str) -> Result<MaskShape, String> {
-    Ok(match name {
-        "elementwise" => MaskShape::elementwise(),
-        "channels_first" => MaskShape::channels_first(),
-        "channels_last" => MaskShape::channels_last(),
-        "per_sample" => MaskShape::per_sample(),
-        "locked_time_major" => MaskShape::locked_time_major(),
-        "locked_batch_major" => MaskShape::locked_batch_major(),
-        other => return Err(format!("unknown mask shape {other}")),
-    })
+    MaskShape::named(name).ok_or_else(|| format!("unknown mask shape {name}"))
 }
 
 fn run<E: Raw>(args: &[String], stdin: &[u8]) -> Result<Vec<u8>, String> {
