@@ -164,9 +164,10 @@ pub struct Kernels<E: crate::num::sealed::Sealed> {
 
 /// `sums[c] += rows[r * f + c]` in `f64` for every whole row `r` in order,
 /// `f = sums.len()` (at least 1): each column's sum in row order, whatever
-/// the lanes. Strips of [`crate::limits::DBIAS_SUM_STRIP`] columns are summed down all the rows
-/// in registers (compiled under each ISA's features, so that the compiler
-/// vectorizes across the strip's columns), then the narrower last strip.
+/// the lanes. Strips of [`crate::limits::DBIAS_SUM_STRIP`] columns are
+/// summed down all the rows in registers (compiled under each ISA's
+/// features, so that the compiler vectorizes across the strip's columns),
+/// then the narrower last strip.
 #[inline(always)]
 pub(crate) fn add_rows<E: crate::num::sealed::Sealed>(rows: &[E], sums: &mut [f64]) {
     use crate::limits::DBIAS_SUM_STRIP as SUM_STRIP;
