@@ -2,7 +2,8 @@
 # CI for dropkit-candle, run from the repository root: formatting, clippy
 # (all targets, warnings denied; skipped with DROPKIT_SKIP_CLIPPY=1), the
 # tests, and the digits training example (shortened), all in the test
-# profile so that they share one build of candle. CARGO_TARGET_DIR, if set, is used as given.
+# profile so that they share one build of candle. CARGO_TARGET_DIR, if
+# set, is used as given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
