@@ -173,7 +173,7 @@ unsafe impl crate::kernel::data::Data<Avx512> for Bf16 {
         unsafe {
             let wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(src.cast()));
             let x = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(wide));
-            let keep = u16::from(k.0) | (u16::from(k.1) << 8);
+            let keep = Avx512::keep_bits(k) as __mmask16;
             let y = _mm512_maskz_mul_ps(keep, x, s);
             let b = _mm512_castps_si512(y);
             let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(b), _mm512_set1_epi32(1));
@@ -203,7 +203,7 @@ unsafe impl crate::kernel::data::Data<Avx512> for F32 {
     unsafe fn apply16(src: *const f32, dst: *mut f32, s: __m512, k: (__mmask8, __mmask8)) {
         // SAFETY: AVX-512F is available; both pointers hold 16 floats.
         unsafe {
-            let keep = u16::from(k.0) | (u16::from(k.1) << 8);
+            let keep = Avx512::keep_bits(k) as __mmask16;
             _mm512_storeu_ps(dst, _mm512_maskz_mul_ps(keep, _mm512_loadu_ps(src), s));
         }
     }
@@ -235,7 +235,7 @@ unsafe impl crate::kernel::data::Data<Avx512> for F16 {
         // SAFETY: AVX-512F is available; both pointers hold 16 `f16`.
         unsafe {
             let x = _mm512_cvtph_ps(_mm256_loadu_si256(src.cast()));
-            let keep = u16::from(k.0) | (u16::from(k.1) << 8);
+            let keep = Avx512::keep_bits(k) as __mmask16;
             let y = _mm512_maskz_mul_ps(keep, x, s);
             _mm256_storeu_si256(dst.cast(), _mm512_cvtps_ph::<NEAREST_EVEN>(y));
         }

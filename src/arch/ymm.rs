@@ -149,13 +149,13 @@ macro_rules! ymm_pair_methods {
 }
 pub(super) use ymm_pair_methods;
 
-/// The keep word of 8 lanes on an x86 generator: lane masks (AVX2) or a
-/// mask register (AVX-512), and the selects the data sides need.
+/// The keep word of 8 lanes on the AVX2 generator (lane masks), and the
+/// selects the data sides need. (The AVX-512 generator's mask registers
+/// have data sides of their own, in `avx512`.)
 ///
 /// # Safety
 /// Implemented only for the keep halves of generators whose contract
-/// guarantees AVX2 (and, for `__mmask8`, AVX-512F/VL); the methods may use
-/// those instructions.
+/// guarantees AVX2; the methods may use its instructions.
 pub(super) unsafe trait HalfKeep: Copy {
     /// `keep ? x * s : +0.0` on 8 `f32` lanes (one multiply).
     unsafe fn mul_ps(self, x: __m256, s: __m256) -> __m256;
@@ -184,22 +184,6 @@ unsafe impl HalfKeep for __m256 {
             let wide = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(m));
             _mm256_and_pd(_mm256_mul_pd(x, s), wide)
         }
-    }
-}
-
-// SAFETY: AVX-512F/VL instructions only; the AVX-512 generator guarantees
-// them.
-unsafe impl HalfKeep for __mmask8 {
-    #[inline(always)]
-    unsafe fn mul_ps(self, x: __m256, s: __m256) -> __m256 {
-        // SAFETY: AVX-512F/VL are available (trait contract).
-        unsafe { _mm256_maskz_mul_ps(self, x, s) }
-    }
-    #[inline(always)]
-    unsafe fn mul_pd<const HIGH: bool>(self, x: __m256d, s: __m256d) -> __m256d {
-        let k = if HIGH { self >> 4 } else { self };
-        // SAFETY: AVX-512F/VL are available (trait contract).
-        unsafe { _mm256_maskz_mul_pd(k, x, s) }
     }
 }
 
