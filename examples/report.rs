@@ -104,6 +104,13 @@ fn main() {
         sizes.push(1 << 28);
     }
     let isas = Isa::available();
+    if isas.contains(&Isa::Avx512) {
+        // Set by DROPKIT_AVX512_LAYOUT, else chosen by CPU vendor.
+        println!(
+            "AVX-512 register layout: {}",
+            dropkit::avx512_layout().name()
+        );
+    }
     if std::env::args().any(|a| a == "--types") {
         types_table(&isas, quick);
         return;

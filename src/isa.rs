@@ -102,6 +102,73 @@ fn has_avx512() -> bool {
         && std::arch::is_x86_feature_detected!("avx512vl")
 }
 
+/// How the AVX-512 kernels hold their 16 generator lanes. Both layouts give
+/// the same bits; they differ only in speed, which depends on the CPU (see
+/// [`avx512_layout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Avx512Layout {
+    /// Two 256-bit halves: two independent dependency chains per step, for
+    /// cores that split 512-bit operations in two (AMD Zen 4 and later).
+    Halves,
+    /// One 512-bit register: half the instructions, for cores with 512-bit
+    /// execution units (Intel).
+    Whole,
+}
+
+impl Avx512Layout {
+    /// The name `DROPKIT_AVX512_LAYOUT` takes: `"halves"` or `"whole"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Avx512Layout::Halves => "halves",
+            Avx512Layout::Whole => "whole",
+        }
+    }
+}
+
+/// The register layout [`Isa::Avx512`] runs in this process, chosen once and
+/// cached: `DROPKIT_AVX512_LAYOUT` (`halves` or `whole`) where set to one of
+/// those, otherwise halves on AMD CPUs and a whole register elsewhere (the
+/// faster one on each CPU measured, PERF.md). Any other value of the
+/// variable is ignored. Meaningless, but answered, where AVX-512 is
+/// unavailable.
+///
+/// ```
+/// let layout = dropkit::avx512_layout();
+/// assert!(["halves", "whole"].contains(&layout.name()));
+/// ```
+pub fn avx512_layout() -> Avx512Layout {
+    static LAYOUT: AtomicU8 = AtomicU8::new(u8::MAX);
+    const LAYOUTS: [Avx512Layout; 2] = [Avx512Layout::Halves, Avx512Layout::Whole];
+    match LAYOUT.load(Ordering::Relaxed) {
+        u8::MAX => {
+            let chosen = std::env::var("DROPKIT_AVX512_LAYOUT")
+                .ok()
+                .and_then(|v| LAYOUTS.into_iter().find(|l| l.name() == v))
+                .unwrap_or(if is_amd() {
+                    Avx512Layout::Halves
+                } else {
+                    Avx512Layout::Whole
+                });
+            LAYOUT.store(chosen as u8, Ordering::Relaxed);
+            chosen
+        }
+        i => LAYOUTS[usize::from(i)],
+    }
+}
+
+/// Whether the CPU's vendor string is AMD's.
+#[cfg(target_arch = "x86_64")]
+fn is_amd() -> bool {
+    let id = core::arch::x86_64::__cpuid(0);
+    [id.ebx, id.edx, id.ecx] == [0x6874_7541, 0x6974_6e65, 0x444d_4163] // "AuthenticAMD"
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn is_amd() -> bool {
+    false
+}
+
 /// Whether the CPU converts `f16` in hardware (F16C).
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn has_f16c() -> bool {

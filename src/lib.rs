@@ -311,7 +311,7 @@ pub use config::{Dropout, Scaling, Threading};
 pub use element::Element;
 pub use error::Error;
 pub use half;
-pub use isa::Isa;
+pub use isa::{avx512_layout, Avx512Layout, Isa};
 pub use layer::DropoutLayer;
 pub use layout::Layout;
 pub use limits::{BLOCK, MAX_RANK};

@@ -1,22 +1,25 @@
-//! AVX-512 (F + VL): the 16 lanes are two 256-bit halves driven with AVX-512
-//! instructions (`vprold`, `vpternlogd`, compares into mask registers,
-//! zero-masked multiplies). Reached only after runtime detection (see `isa`),
-//! through the `#[target_feature]` entry points below. The keep word of a
-//! step is literally two 8-bit mask registers.
+//! AVX-512 (F + VL), in two register layouts of the same 16 lanes, chosen
+//! per CPU ([`crate::isa::avx512_layout`]); both give the same bits.
 //!
-//! Why two `ymm` halves and not one `zmm`: the Xoshiro state update is a
-//! dependency chain, and on an AMD Zen 4 core (which runs a 512-bit
-//! operation as two 256-bit halves) one chain per 16 lanes left the pipes
-//! half idle. Two independent 8-lane chains per step ran a 4096-element
-//! block at 8.0 elements/ns against 6.9 for one `zmm` chain, and four chains
-//! (two whole blocks side by side, `PAIR_BLOCKS`) at 8.8 (a throwaway
-//! microbenchmark, one thread, data in L1). With all 32 vector registers the
-//! two-block state fits without spills.
+//! - [`Avx512`]: two 256-bit halves driven with AVX-512 instructions
+//!   (`vprold`, `vpternlogd`, compares into mask registers). On an AMD Zen 4
+//!   core, which runs a 512-bit operation as two 256-bit halves, one
+//!   dependency chain per 16 lanes left the pipes half idle: two independent
+//!   8-lane chains per step ran a 4096-element block at 8.0 elements/ns
+//!   against 6.9 for one `zmm` chain, and four chains (two whole blocks side
+//!   by side, `PAIR_BLOCKS`) at 8.8 (a throwaway microbenchmark, one
+//!   thread, data in L1). With all 32 vector registers the two-block state
+//!   fits without spills. The default on AMD CPUs.
+//! - [`Avx512Whole`]: one 512-bit register per 16 lanes. Intel's cores run
+//!   512-bit integer operations on two ports (0 and 5) and 256-bit ones on
+//!   three, so the same work takes half the instructions for two thirds of
+//!   the ports: on a Sapphire Rapids, the bare generator ran 1.4-1.5x as
+//!   fast as on halves (PERF.md). The default on every other CPU.
 //!
 //! The data sides of every element type work on whole 512-bit registers
-//! under one 16-bit keep mask (the two 8-bit halves joined): one load,
-//! multiply and store per 16 `f32`, and the half types widened and
-//! narrowed 16 at a time (see PERF.md for what each gained).
+//! under one 16-bit keep mask ([`Mask16`]) in both layouts: one load,
+//! multiply and store per 16 `f32`, and the half types widened and narrowed
+//! 16 at a time (see PERF.md for what each gained).
 
 use super::ymm::ymm_pair_methods;
 use crate::kernel::{Gen16, LANES};
@@ -110,17 +113,185 @@ unsafe impl Gen16 for Avx512 {
     }
 }
 
-crate::kernel::entry_points!(Avx512, "avx512f,avx512vl");
-crate::kernel::generator_entry!(Avx512, "avx512f,avx512vl");
+/// The entry points on two 256-bit halves.
+pub(crate) mod halves {
+    use super::Avx512;
+    crate::kernel::entry_points!(Avx512, "avx512f,avx512vl");
+    crate::kernel::generator_entry!(Avx512, "avx512f,avx512vl");
+}
 
-/// `f64` in two 512-bit registers: each half's 8-bit keep mask selects one
-/// register of 8 doubles as it is (the `ymm` data side splits each mask
-/// over two registers of 4).
+/// Sixteen `u32` lanes in one 512-bit register.
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512Whole(__m512i);
+
+// SAFETY: every method uses AVX-512F/VL only; the trait contract requires
+// them, which `isa` checks before any entry point.
+unsafe impl Gen16 for Avx512Whole {
+    type Keep = __mmask16;
+    const HAS_XOR3: bool = true;
+    const UNROLL: usize = 4;
+    const PAIR_BLOCKS: bool = true;
+
+    #[inline(always)]
+    unsafe fn splat(x: u32) -> Self {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { Avx512Whole(_mm512_set1_epi32(x as i32)) }
+    }
+    #[inline(always)]
+    unsafe fn from_array(a: [u32; 16]) -> Self {
+        // SAFETY: AVX-512F is available; `a` holds 64 bytes.
+        unsafe { Avx512Whole(_mm512_loadu_si512(a.as_ptr().cast())) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { Avx512Whole(_mm512_add_epi32(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { Avx512Whole(_mm512_sub_epi32(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn xor(self, o: Self) -> Self {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { Avx512Whole(_mm512_xor_si512(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn or(self, o: Self) -> Self {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { Avx512Whole(_mm512_or_si512(self.0, o.0)) }
+    }
+    #[inline(always)]
+    unsafe fn xor3(self, a: Self, b: Self) -> Self {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { Avx512Whole(_mm512_ternarylogic_epi32::<0x96>(self.0, a.0, b.0)) }
+    }
+    #[inline(always)]
+    unsafe fn shl9(self) -> Self {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { Avx512Whole(_mm512_slli_epi32::<9>(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn shr31(self) -> Self {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { Avx512Whole(_mm512_srli_epi32::<31>(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn rotl7(self) -> Self {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { Avx512Whole(_mm512_rol_epi32::<7>(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn rotl11(self) -> Self {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { Avx512Whole(_mm512_rol_epi32::<11>(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn mulhilo(self, m: u32) -> (Self, Self) {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe {
+            // Even lanes' products in place, odd lanes' from the lanes
+            // shifted down; the odd lanes of each result blended in.
+            const ODD: __mmask16 = 0xaaaa;
+            let m = _mm512_set1_epi32(m as i32);
+            let even = _mm512_mul_epu32(self.0, m);
+            let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(self.0), m);
+            let hi = _mm512_mask_blend_epi32(ODD, _mm512_srli_epi64::<32>(even), odd);
+            let lo = _mm512_mask_blend_epi32(ODD, even, _mm512_slli_epi64::<32>(odd));
+            (Avx512Whole(hi), Avx512Whole(lo))
+        }
+    }
+    #[inline(always)]
+    unsafe fn prep_threshold(t: u32) -> Self {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { Self::splat(t) }
+    }
+    #[inline(always)]
+    unsafe fn keep(self, t: Self) -> __mmask16 {
+        // SAFETY: AVX-512F is available (trait contract).
+        unsafe { _mm512_cmplt_epu32_mask(self.0, t.0) }
+    }
+    #[inline(always)]
+    unsafe fn keep_bits(k: __mmask16) -> u32 {
+        u32::from(k)
+    }
+    #[inline(always)]
+    unsafe fn keep_from_bits(bits: u32) -> __mmask16 {
+        bits as __mmask16
+    }
+    #[inline(always)]
+    unsafe fn keep_lanes(k: __mmask16) -> [u32; LANES] {
+        let mut lanes = [0u32; LANES];
+        // SAFETY: AVX-512F is available; `lanes` holds 64 bytes.
+        unsafe {
+            let ones = _mm512_maskz_set1_epi32(k, -1);
+            _mm512_storeu_si512(lanes.as_mut_ptr().cast(), ones);
+        }
+        lanes
+    }
+    #[inline(always)]
+    unsafe fn keep_from_bytes(p: *const u8) -> __mmask16 {
+        // SAFETY: AVX-512F is available; `p` holds 16 bytes.
+        unsafe {
+            let v = _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()));
+            _mm512_test_epi32_mask(v, v)
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_bytes16(bits: u32, p: *mut u8) {
+        // SAFETY: AVX-512F is available; `p` holds 16 bytes.
+        unsafe {
+            let ones = _mm512_maskz_set1_epi32(bits as __mmask16, 1);
+            _mm_storeu_si128(p.cast(), _mm512_cvtepi32_epi8(ones));
+        }
+    }
+}
+
+/// The entry points on one 512-bit register.
+pub(crate) mod whole {
+    use super::Avx512Whole;
+    crate::kernel::entry_points!(Avx512Whole, "avx512f,avx512vl");
+    crate::kernel::generator_entry!(Avx512Whole, "avx512f,avx512vl");
+}
+
+/// The AVX-512 generators: their keep word as one 16-bit mask register.
+///
+/// # Safety
+/// Implemented only by generators whose contract guarantees AVX-512F.
+pub(crate) unsafe trait Mask16: Gen16 {
+    /// Lane `l`'s decision in bit `l`.
+    ///
+    /// # Safety
+    /// AVX-512F is available.
+    unsafe fn mask16(k: Self::Keep) -> __mmask16;
+}
+
+// SAFETY: `Avx512`'s contract guarantees AVX-512F.
+unsafe impl Mask16 for Avx512 {
+    #[inline(always)]
+    unsafe fn mask16(k: Self::Keep) -> __mmask16 {
+        // SAFETY: AVX-512F is available (caller's contract).
+        unsafe { Avx512::keep_bits(k) as __mmask16 }
+    }
+}
+
+// SAFETY: `Avx512Whole`'s contract guarantees AVX-512F.
+unsafe impl Mask16 for Avx512Whole {
+    #[inline(always)]
+    unsafe fn mask16(k: __mmask16) -> __mmask16 {
+        k
+    }
+}
+
+/// `f64` in two 512-bit registers: each byte of the 16-bit keep mask
+/// selects one register of 8 doubles (the `ymm` data side splits each
+/// 8-lane mask over two registers of 4).
 pub(crate) struct F64;
 
-// SAFETY: AVX-512F loads, stores and zero-masked multiplies only, which the
-// generator's contract guarantees; pointers as the trait requires.
-unsafe impl crate::kernel::data::Data<Avx512> for F64 {
+// SAFETY: AVX-512F loads, stores and zero-masked multiplies only, which `Mask16`'s
+// contract guarantees; pointers as the trait requires.
+unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F64 {
     type E = f64;
     type S = __m512d;
     #[inline(always)]
@@ -129,12 +300,16 @@ unsafe impl crate::kernel::data::Data<Avx512> for F64 {
         unsafe { _mm512_set1_pd(s) }
     }
     #[inline(always)]
-    unsafe fn apply16(src: *const f64, dst: *mut f64, s: __m512d, k: (__mmask8, __mmask8)) {
+    unsafe fn apply16(src: *const f64, dst: *mut f64, s: __m512d, k: G::Keep) {
         // SAFETY: AVX-512F is available; both pointers hold 16 doubles.
         unsafe {
+            let keep = G::mask16(k);
             let (x0, x1) = (_mm512_loadu_pd(src), _mm512_loadu_pd(src.add(8)));
-            _mm512_storeu_pd(dst, _mm512_maskz_mul_pd(k.0, x0, s));
-            _mm512_storeu_pd(dst.add(8), _mm512_maskz_mul_pd(k.1, x1, s));
+            _mm512_storeu_pd(dst, _mm512_maskz_mul_pd(keep as __mmask8, x0, s));
+            _mm512_storeu_pd(
+                dst.add(8),
+                _mm512_maskz_mul_pd((keep >> 8) as __mmask8, x1, s),
+            );
         }
     }
 }
@@ -152,9 +327,9 @@ unsafe impl crate::kernel::data::Data<Avx512> for F64 {
 /// 1.05x without the test, which is not exact).
 pub(crate) struct Bf16;
 
-// SAFETY: AVX-512F instructions only, which the generator's contract
+// SAFETY: AVX-512F instructions only, which `Mask16`'s contract
 // guarantees; pointers as the trait requires.
-unsafe impl crate::kernel::data::Data<Avx512> for Bf16 {
+unsafe impl<G: Mask16> crate::kernel::data::Data<G> for Bf16 {
     type E = half::bf16;
     type S = __m512;
     #[inline(always)]
@@ -163,17 +338,12 @@ unsafe impl crate::kernel::data::Data<Avx512> for Bf16 {
         unsafe { _mm512_set1_ps(s) }
     }
     #[inline(always)]
-    unsafe fn apply16(
-        src: *const half::bf16,
-        dst: *mut half::bf16,
-        s: __m512,
-        k: (__mmask8, __mmask8),
-    ) {
+    unsafe fn apply16(src: *const half::bf16, dst: *mut half::bf16, s: __m512, k: G::Keep) {
         // SAFETY: AVX-512F is available; both pointers hold 16 `bf16`.
         unsafe {
             let wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(src.cast()));
             let x = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(wide));
-            let keep = Avx512::keep_bits(k) as __mmask16;
+            let keep = G::mask16(k);
             let y = _mm512_maskz_mul_ps(keep, x, s);
             let b = _mm512_castps_si512(y);
             let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(b), _mm512_set1_epi32(1));
@@ -189,9 +359,9 @@ unsafe impl crate::kernel::data::Data<Avx512> for Bf16 {
 /// `f32` in one 512-bit register under the 16-bit keep mask.
 pub(crate) struct F32;
 
-// SAFETY: AVX-512F loads, stores and zero-masked multiplies only, which the
-// generator's contract guarantees; pointers as the trait requires.
-unsafe impl crate::kernel::data::Data<Avx512> for F32 {
+// SAFETY: AVX-512F loads, stores and zero-masked multiplies only, which `Mask16`'s
+// contract guarantees; pointers as the trait requires.
+unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F32 {
     type E = f32;
     type S = __m512;
     #[inline(always)]
@@ -200,10 +370,10 @@ unsafe impl crate::kernel::data::Data<Avx512> for F32 {
         unsafe { _mm512_set1_ps(s) }
     }
     #[inline(always)]
-    unsafe fn apply16(src: *const f32, dst: *mut f32, s: __m512, k: (__mmask8, __mmask8)) {
+    unsafe fn apply16(src: *const f32, dst: *mut f32, s: __m512, k: G::Keep) {
         // SAFETY: AVX-512F is available; both pointers hold 16 floats.
         unsafe {
-            let keep = Avx512::keep_bits(k) as __mmask16;
+            let keep = G::mask16(k);
             _mm512_storeu_ps(dst, _mm512_maskz_mul_ps(keep, _mm512_loadu_ps(src), s));
         }
     }
@@ -214,9 +384,9 @@ unsafe impl crate::kernel::data::Data<Avx512> for F32 {
 /// mask, rounded back to nearest even (subnormals kept).
 pub(crate) struct F16;
 
-// SAFETY: AVX-512F instructions only, which the generator's contract
+// SAFETY: AVX-512F instructions only, which `Mask16`'s contract
 // guarantees; pointers as the trait requires.
-unsafe impl crate::kernel::data::Data<Avx512> for F16 {
+unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F16 {
     type E = half::f16;
     type S = __m512;
     #[inline(always)]
@@ -225,17 +395,12 @@ unsafe impl crate::kernel::data::Data<Avx512> for F16 {
         unsafe { _mm512_set1_ps(s) }
     }
     #[inline(always)]
-    unsafe fn apply16(
-        src: *const half::f16,
-        dst: *mut half::f16,
-        s: __m512,
-        k: (__mmask8, __mmask8),
-    ) {
+    unsafe fn apply16(src: *const half::f16, dst: *mut half::f16, s: __m512, k: G::Keep) {
         const NEAREST_EVEN: i32 = _MM_FROUND_TO_NEAREST_INT;
         // SAFETY: AVX-512F is available; both pointers hold 16 `f16`.
         unsafe {
             let x = _mm512_cvtph_ps(_mm256_loadu_si256(src.cast()));
-            let keep = Avx512::keep_bits(k) as __mmask16;
+            let keep = G::mask16(k);
             let y = _mm512_maskz_mul_ps(keep, x, s);
             _mm256_storeu_si256(dst.cast(), _mm512_cvtps_ph::<NEAREST_EVEN>(y));
         }

@@ -44,6 +44,18 @@ macro_rules! on_isa {
     };
 }
 
+/// The AVX-512 kernels of data side `$D` in this process's register layout
+/// ([`crate::isa::avx512_layout`]).
+#[cfg(target_arch = "x86_64")]
+macro_rules! avx512_kernels {
+    ($D:ty) => {
+        match crate::isa::avx512_layout() {
+            crate::isa::Avx512Layout::Halves => avx512::halves::kernels::<$D>(),
+            _ => avx512::whole::kernels::<$D>(),
+        }
+    };
+}
+
 /// An element type's kernels on each ISA: which data side each ISA module
 /// instantiates for it.
 ///
@@ -66,7 +78,7 @@ impl Dispatch for f32 {
             scalar => scalar::kernels::<Lanewise<f32>>(),
             portable => portable::kernels::<portable::F32>(),
             avx2 => avx2::kernels::<ymm::F32>(),
-            avx512 => avx512::kernels::<avx512::F32>(),
+            avx512 => avx512_kernels!(avx512::F32),
         )
     }
 }
@@ -78,7 +90,7 @@ impl Dispatch for f64 {
             scalar => scalar::kernels::<Lanewise<f64>>(),
             portable => portable::kernels::<Lanewise<f64>>(),
             avx2 => avx2::kernels::<ymm::F64>(),
-            avx512 => avx512::kernels::<avx512::F64>(),
+            avx512 => avx512_kernels!(avx512::F64),
         )
     }
 }
@@ -97,7 +109,7 @@ impl Dispatch for f16 {
             } else {
                 avx2::kernels::<Lanewise<f16>>()
             },
-            avx512 => avx512::kernels::<avx512::F16>(),
+            avx512 => avx512_kernels!(avx512::F16),
         )
     }
 }
@@ -109,7 +121,7 @@ impl Dispatch for bf16 {
             scalar => scalar::kernels::<Lanewise<bf16>>(),
             portable => portable::kernels::<portable::Bf16>(),
             avx2 => avx2::kernels::<ymm::Bf16>(),
-            avx512 => avx512::kernels::<avx512::Bf16>(),
+            avx512 => avx512_kernels!(avx512::Bf16),
         )
     }
 }
@@ -125,7 +137,10 @@ pub(crate) unsafe fn words(isa: Isa, seed: u64, stream: u64, g0: u64, n: usize) 
             scalar => scalar::words(seed, stream, g0, n),
             portable => portable::words(seed, stream, g0, n),
             avx2 => avx2::words(seed, stream, g0, n),
-            avx512 => avx512::words(seed, stream, g0, n),
+            avx512 => match crate::isa::avx512_layout() {
+                crate::isa::Avx512Layout::Halves => avx512::halves::words(seed, stream, g0, n),
+                _ => avx512::whole::words(seed, stream, g0, n),
+            },
         )
     }
 }

@@ -28,6 +28,30 @@ fn avx512_matches_reference() {
     }
 }
 
+/// `DROPKIT_AVX512_LAYOUT` picks the AVX-512 register layout (CI runs the
+/// suite once with each, so both meet the reference on an AVX-512 machine);
+/// unset, AMD CPUs get halves and others a whole register.
+#[test]
+fn avx512_layout_follows_the_environment() {
+    let layout = dropkit::avx512_layout();
+    match std::env::var("DROPKIT_AVX512_LAYOUT") {
+        Ok(v) => assert_eq!(layout.name(), v, "DROPKIT_AVX512_LAYOUT={v} not honoured"),
+        #[cfg(target_arch = "x86_64")]
+        Err(_) => {
+            let id = std::arch::x86_64::__cpuid(0);
+            let vendor: Vec<u8> = [id.ebx, id.edx, id.ecx]
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .collect();
+            let amd = vendor == b"AuthenticAMD";
+            let want = if amd { "halves" } else { "whole" };
+            assert_eq!(layout.name(), want);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Err(_) => assert_eq!(layout.name(), "whole"),
+    }
+}
+
 #[test]
 fn neon_matches_reference() {
     if available_or_required(Isa::Neon) {
