@@ -131,7 +131,10 @@ impl Avx512Layout {
 /// those, otherwise halves on AMD CPUs and a whole register elsewhere (the
 /// faster one on each CPU measured, PERF.md). Any other value of the
 /// variable is ignored. Meaningless, but answered, where AVX-512 is
-/// unavailable.
+/// unavailable. The first call reads the environment, which allocates
+/// where the variable is set; every later call, and every dropout call
+/// after it, allocates nothing (an engine that counts allocations calls
+/// this once at start-up).
 ///
 /// ```
 /// let layout = dropkit::avx512_layout();
