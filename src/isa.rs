@@ -109,7 +109,9 @@ fn has_avx512() -> bool {
 #[non_exhaustive]
 pub enum Avx512Layout {
     /// Two 256-bit halves: two independent dependency chains per step, for
-    /// cores that split 512-bit operations in two (AMD Zen 4 and later).
+    /// cores that split 512-bit operations in two (measured faster on an AMD
+    /// Zen 4; other AMD cores keep it because the whole layout has not been
+    /// measured on them).
     Halves,
     /// One 512-bit register: half the instructions, for cores with 512-bit
     /// execution units (Intel).

@@ -120,6 +120,18 @@ pub(crate) mod halves {
     crate::kernel::generator_entry!(Avx512, "avx512f,avx512vl");
 }
 
+/// The one-instruction methods of [`Avx512Whole`]: `name: intrinsic(self)`
+/// or `name: intrinsic(self, o)` on the inner registers.
+macro_rules! zmm_ops {
+    ($($name:ident: $f:ident $(::<$n:literal>)? (self $(, $o:ident)?)),* $(,)?) => {$(
+        #[inline(always)]
+        unsafe fn $name(self $(, $o: Self)?) -> Self {
+            // SAFETY: AVX-512F is available (trait contract).
+            unsafe { Avx512Whole($f $(::<$n>)? (self.0 $(, $o.0)?)) }
+        }
+    )*};
+}
+
 /// Sixteen `u32` lanes in one 512-bit register.
 #[derive(Clone, Copy)]
 pub(crate) struct Avx512Whole(__m512i);
@@ -142,50 +154,20 @@ unsafe impl Gen16 for Avx512Whole {
         // SAFETY: AVX-512F is available; `a` holds 64 bytes.
         unsafe { Avx512Whole(_mm512_loadu_si512(a.as_ptr().cast())) }
     }
-    #[inline(always)]
-    unsafe fn add(self, o: Self) -> Self {
-        // SAFETY: AVX-512F is available (trait contract).
-        unsafe { Avx512Whole(_mm512_add_epi32(self.0, o.0)) }
-    }
-    #[inline(always)]
-    unsafe fn sub(self, o: Self) -> Self {
-        // SAFETY: AVX-512F is available (trait contract).
-        unsafe { Avx512Whole(_mm512_sub_epi32(self.0, o.0)) }
-    }
-    #[inline(always)]
-    unsafe fn xor(self, o: Self) -> Self {
-        // SAFETY: AVX-512F is available (trait contract).
-        unsafe { Avx512Whole(_mm512_xor_si512(self.0, o.0)) }
-    }
-    #[inline(always)]
-    unsafe fn or(self, o: Self) -> Self {
-        // SAFETY: AVX-512F is available (trait contract).
-        unsafe { Avx512Whole(_mm512_or_si512(self.0, o.0)) }
+    zmm_ops! {
+        add: _mm512_add_epi32(self, o),
+        sub: _mm512_sub_epi32(self, o),
+        xor: _mm512_xor_si512(self, o),
+        or: _mm512_or_si512(self, o),
+        shl9: _mm512_slli_epi32::<9>(self),
+        shr31: _mm512_srli_epi32::<31>(self),
+        rotl7: _mm512_rol_epi32::<7>(self),
+        rotl11: _mm512_rol_epi32::<11>(self),
     }
     #[inline(always)]
     unsafe fn xor3(self, a: Self, b: Self) -> Self {
         // SAFETY: AVX-512F is available (trait contract).
         unsafe { Avx512Whole(_mm512_ternarylogic_epi32::<0x96>(self.0, a.0, b.0)) }
-    }
-    #[inline(always)]
-    unsafe fn shl9(self) -> Self {
-        // SAFETY: AVX-512F is available (trait contract).
-        unsafe { Avx512Whole(_mm512_slli_epi32::<9>(self.0)) }
-    }
-    #[inline(always)]
-    unsafe fn shr31(self) -> Self {
-        // SAFETY: AVX-512F is available (trait contract).
-        unsafe { Avx512Whole(_mm512_srli_epi32::<31>(self.0)) }
-    }
-    #[inline(always)]
-    unsafe fn rotl7(self) -> Self {
-        // SAFETY: AVX-512F is available (trait contract).
-        unsafe { Avx512Whole(_mm512_rol_epi32::<7>(self.0)) }
-    }
-    #[inline(always)]
-    unsafe fn rotl11(self) -> Self {
-        // SAFETY: AVX-512F is available (trait contract).
-        unsafe { Avx512Whole(_mm512_rol_epi32::<11>(self.0)) }
     }
     #[inline(always)]
     unsafe fn mulhilo(self, m: u32) -> (Self, Self) {

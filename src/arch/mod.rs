@@ -44,14 +44,15 @@ macro_rules! on_isa {
     };
 }
 
-/// The AVX-512 kernels of data side `$D` in this process's register layout
+/// `$($call)*` (a function of the AVX-512 entry-point modules and its
+/// arguments) in this process's register layout
 /// ([`crate::isa::avx512_layout`]).
 #[cfg(target_arch = "x86_64")]
-macro_rules! avx512_kernels {
-    ($D:ty) => {
+macro_rules! on_avx512_layout {
+    ($($call:tt)*) => {
         match crate::isa::avx512_layout() {
-            crate::isa::Avx512Layout::Halves => avx512::halves::kernels::<$D>(),
-            _ => avx512::whole::kernels::<$D>(),
+            crate::isa::Avx512Layout::Halves => avx512::halves::$($call)*,
+            _ => avx512::whole::$($call)*,
         }
     };
 }
@@ -78,7 +79,7 @@ impl Dispatch for f32 {
             scalar => scalar::kernels::<Lanewise<f32>>(),
             portable => portable::kernels::<portable::F32>(),
             avx2 => avx2::kernels::<ymm::F32>(),
-            avx512 => avx512_kernels!(avx512::F32),
+            avx512 => on_avx512_layout!(kernels::<avx512::F32>()),
         )
     }
 }
@@ -90,7 +91,7 @@ impl Dispatch for f64 {
             scalar => scalar::kernels::<Lanewise<f64>>(),
             portable => portable::kernels::<Lanewise<f64>>(),
             avx2 => avx2::kernels::<ymm::F64>(),
-            avx512 => avx512_kernels!(avx512::F64),
+            avx512 => on_avx512_layout!(kernels::<avx512::F64>()),
         )
     }
 }
@@ -109,7 +110,7 @@ impl Dispatch for f16 {
             } else {
                 avx2::kernels::<Lanewise<f16>>()
             },
-            avx512 => avx512_kernels!(avx512::F16),
+            avx512 => on_avx512_layout!(kernels::<avx512::F16>()),
         )
     }
 }
@@ -121,7 +122,7 @@ impl Dispatch for bf16 {
             scalar => scalar::kernels::<Lanewise<bf16>>(),
             portable => portable::kernels::<portable::Bf16>(),
             avx2 => avx2::kernels::<ymm::Bf16>(),
-            avx512 => avx512_kernels!(avx512::Bf16),
+            avx512 => on_avx512_layout!(kernels::<avx512::Bf16>()),
         )
     }
 }
@@ -137,10 +138,7 @@ pub(crate) unsafe fn words(isa: Isa, seed: u64, stream: u64, g0: u64, n: usize) 
             scalar => scalar::words(seed, stream, g0, n),
             portable => portable::words(seed, stream, g0, n),
             avx2 => avx2::words(seed, stream, g0, n),
-            avx512 => match crate::isa::avx512_layout() {
-                crate::isa::Avx512Layout::Halves => avx512::halves::words(seed, stream, g0, n),
-                _ => avx512::whole::words(seed, stream, g0, n),
-            },
+            avx512 => on_avx512_layout!(words(seed, stream, g0, n)),
         )
     }
 }
