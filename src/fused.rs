@@ -13,7 +13,7 @@ use crate::rule::Edge;
 use crate::site::Site;
 use crate::Error;
 
-use crate::limits::DBIAS_CHUNK_ELEMENTS;
+use crate::limits::{DBIAS_CHUNK_ELEMENTS, DBIAS_PASS_ELEMENTS};
 
 /// The options of a fused forward pass: rows of `features` elements, an
 /// optional bias (one row) and residual (as long as `x`).
@@ -166,26 +166,34 @@ impl Dropout {
             dbias.fill(E::ZERO);
             return Ok(());
         }
-        // Whole rows per chunk, a multiple of 64 rows when that keeps
-        // chunks of a bit mask on word boundaries.
-        let rows = (DBIAS_CHUNK_ELEMENTS / features).max(1);
-        let rows = if (rows * features).is_multiple_of(64) {
-            rows
-        } else {
-            rows.next_multiple_of(64)
+        // Whole rows per chunk (and per pass), a multiple of 64 rows when
+        // that keeps chunks of a bit mask on word boundaries.
+        let whole_rows = |elements: usize| {
+            let rows = (elements / features).max(1);
+            if (rows * features).is_multiple_of(64) {
+                rows * features
+            } else {
+                rows.next_multiple_of(64) * features
+            }
         };
-        let chunk = rows * features;
+        let chunk = whole_rows(DBIAS_CHUNK_ELEMENTS);
+        let pass = whole_rows(DBIAS_PASS_ELEMENTS).min(chunk);
         let chunks = dx.len().div_ceil(chunk);
         let mut partial = vec![0f64; chunks * features];
         let seq = self.with_threading(crate::Threading::Sequential);
         let add_rows = E::kernels(self.isa()).add_rows;
+        // A chunk's rows go in passes: each pass's `dx`, still in the first
+        // level cache, is added to the chunk's sums, in row order as one
+        // addition over the whole chunk would.
         let one = |k: usize, dx: &mut [E], sums: &mut [f64]| {
-            let start = k * chunk;
-            let dy = dy.map(|dy| &dy[start..start + dx.len()]);
-            step(&seq, start, dy, dx)?;
-            // SAFETY: the call's ISA is available (`Dropout::with_isa`
-            // checks it).
-            unsafe { add_rows(dx, sums) };
+            for (p, dx) in dx.chunks_mut(pass).enumerate() {
+                let start = k * chunk + p * pass;
+                let dy = dy.map(|dy| &dy[start..start + dx.len()]);
+                step(&seq, start, dy, dx)?;
+                // SAFETY: the call's ISA is available (`Dropout::with_isa`
+                // checks it).
+                unsafe { add_rows(dx, sums) };
+            }
             Ok::<(), Error>(())
         };
         #[cfg(feature = "rayon")]

@@ -77,6 +77,13 @@ pub const PAIR_BLOCKS_MAX: usize = 1 << 20;
 /// depend on the thread count).
 pub const DBIAS_CHUNK_ELEMENTS: usize = 1 << 15;
 
+/// Inside a chunk, the fused backward computes `dx` in passes of about
+/// this many elements (whole rows, rounded as the chunk is) and adds each
+/// pass to the chunk's sums while it is still in the first-level cache.
+/// Each column is still summed in row order, so the bits do not depend on
+/// it.
+pub const DBIAS_PASS_ELEMENTS: usize = 1 << 12;
+
 /// The fused backward sums `dbias` over strips of this many columns at a
 /// time, each strip down all the rows of a chunk in registers, then the
 /// narrower last strip (each column still in row order: the bits do not

@@ -756,17 +756,32 @@ fn dbias_in_documented_order<E: Elem>(dx: &[E], features: usize) -> Vec<u64> {
         .collect()
 }
 
-/// Every fused entry point at sizes on both sides of the dbias chunk and
-/// the dbias column strip, the thread pieces and the in-pool threshold, from offsets inside a block:
+/// Every fused entry point at sizes on both sides of the dbias chunk, the
+/// dbias pass and the dbias column strip, the thread pieces and the in-pool
+/// threshold, from offsets inside a block:
 /// forward calls against the oracle (`check`), the backward's `dx` against
 /// the mask-free backward and its `dbias` bit for bit against the
 /// documented summation order; sequential, parallel and `Auto` inside a
 /// 2-thread pool, every ISA.
 #[test]
 fn fused_calls_cross_every_limit() {
-    use dropkit::limits::{DBIAS_CHUNK_ELEMENTS, DBIAS_SUM_STRIP, PARALLEL_MIN_IN_POOL, PIECE_MIN};
+    use dropkit::limits::{
+        DBIAS_CHUNK_ELEMENTS, DBIAS_PASS_ELEMENTS, DBIAS_SUM_STRIP, PARALLEL_MIN_IN_POOL, PIECE_MIN,
+    };
     let chunk_rows = |f: usize| (DBIAS_CHUNK_ELEMENTS / f).max(1);
     let mut shapes = vec![];
+    // A chunk's passes (whole rows, a multiple of 64 rows unless already a
+    // multiple of 64 elements, as the chunk): rows on both sides of one
+    // pass and of three.
+    for features in [768, 7, 64] {
+        let mut p = (DBIAS_PASS_ELEMENTS / features).max(1);
+        if !(p * features).is_multiple_of(64) {
+            p = p.next_multiple_of(64);
+        }
+        for rows in [p - 1, p + 1, 3 * p - 1, 3 * p + 1] {
+            shapes.push((features, rows));
+        }
+    }
     let strip = DBIAS_SUM_STRIP;
     for features in [
         768,
