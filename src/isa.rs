@@ -31,7 +31,8 @@ pub enum Isa {
     /// x86-64 AVX2, detected at run time (`f16` through F16C where the CPU
     /// has it too).
     Avx2,
-    /// x86-64 AVX-512F with AVX-512VL, detected at run time (`f16` through
+    /// x86-64 AVX-512F with AVX-512VL and AVX-512BW (every CPU with the
+    /// first two has the third), detected at run time (`f16` through
     /// AVX-512F's own conversions).
     Avx512,
 }
@@ -100,6 +101,7 @@ fn has_avx2() -> bool {
 fn has_avx512() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512bw")
 }
 
 /// How the AVX-512 kernels hold their 16 generator lanes. Both layouts give

@@ -73,7 +73,7 @@
 #define DK_ISA_AVX2 3
 
 /*
- Instruction set: x86-64 AVX-512F with AVX-512VL, where the CPU has it.
+ Instruction set: x86-64 AVX-512F with AVX-512VL and AVX-512BW, where the CPU has it.
  */
 #define DK_ISA_AVX512 4
 

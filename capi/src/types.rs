@@ -35,7 +35,7 @@ pub const DK_ISA_SCALAR: u32 = 1;
 pub const DK_ISA_PORTABLE: u32 = 2;
 /// Instruction set: x86-64 AVX2, where the CPU has it.
 pub const DK_ISA_AVX2: u32 = 3;
-/// Instruction set: x86-64 AVX-512F with AVX-512VL, where the CPU has it.
+/// Instruction set: x86-64 AVX-512F with AVX-512VL and AVX-512BW, where the CPU has it.
 pub const DK_ISA_AVX512: u32 = 4;
 /// Instruction set: aarch64 NEON (every aarch64 CPU, no other).
 pub const DK_ISA_NEON: u32 = 5;

@@ -1,4 +1,4 @@
-//! AVX-512 (F + VL), in two register layouts of the same 16 lanes, chosen
+//! AVX-512 (F, VL and BW), in two register layouts of the same 16 lanes, chosen
 //! per CPU ([`crate::isa::avx512_layout`]); both give the same bits.
 //!
 //! - [`Avx512`]: two 256-bit halves driven with AVX-512 instructions
@@ -116,8 +116,8 @@ unsafe impl Gen16 for Avx512 {
 /// The entry points on two 256-bit halves.
 pub(crate) mod halves {
     use super::Avx512;
-    crate::kernel::entry_points!(Avx512, "avx512f,avx512vl");
-    crate::kernel::generator_entry!(Avx512, "avx512f,avx512vl");
+    crate::kernel::entry_points!(Avx512, "avx512f,avx512vl,avx512bw");
+    crate::kernel::generator_entry!(Avx512, "avx512f,avx512vl,avx512bw");
 }
 
 /// The one-instruction methods of [`Avx512Whole`]: `name: intrinsic(self)`
@@ -233,15 +233,20 @@ unsafe impl Gen16 for Avx512Whole {
 /// The entry points on one 512-bit register.
 pub(crate) mod whole {
     use super::Avx512Whole;
-    crate::kernel::entry_points!(Avx512Whole, "avx512f,avx512vl");
-    crate::kernel::generator_entry!(Avx512Whole, "avx512f,avx512vl");
+    crate::kernel::entry_points!(Avx512Whole, "avx512f,avx512vl,avx512bw");
+    crate::kernel::generator_entry!(Avx512Whole, "avx512f,avx512vl,avx512bw");
 }
 
 /// The AVX-512 generators: their keep word as one 16-bit mask register.
 ///
 /// # Safety
-/// Implemented only by generators whose contract guarantees AVX-512F.
+/// Implemented only by generators whose contract guarantees AVX-512F, VL
+/// and BW.
 pub(crate) unsafe trait Mask16: Gen16 {
+    /// Whether the `bf16` data side widens and narrows with `vpermw`
+    /// ([`Bf16`]): measured faster with the whole layout on a Sapphire
+    /// Rapids; the halves, AMD's layout, keep the way measured on a Zen 5.
+    const WORD_PERMUTES: bool;
     /// Lane `l`'s decision in bit `l`.
     ///
     /// # Safety
@@ -251,6 +256,7 @@ pub(crate) unsafe trait Mask16: Gen16 {
 
 // SAFETY: `Avx512`'s contract guarantees AVX-512F.
 unsafe impl Mask16 for Avx512 {
+    const WORD_PERMUTES: bool = false;
     #[inline(always)]
     unsafe fn mask16(k: Self::Keep) -> __mmask16 {
         // SAFETY: AVX-512F is available (caller's contract).
@@ -260,6 +266,7 @@ unsafe impl Mask16 for Avx512 {
 
 // SAFETY: `Avx512Whole`'s contract guarantees AVX-512F.
 unsafe impl Mask16 for Avx512Whole {
+    const WORD_PERMUTES: bool = true;
     #[inline(always)]
     unsafe fn mask16(k: __mmask16) -> __mmask16 {
         k
@@ -296,20 +303,50 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F64 {
     }
 }
 
-/// `bf16` in one 512-bit register: widen 16 elements by a zero-extension
-/// and a shift, one `f32` multiply under the 16-bit keep mask, round to
-/// nearest even with integer operations (a NaN gets no rounding bias, so it
-/// stays the quiet NaN the multiply made, exactly as
-/// `half::bf16::from_f32`), narrow with `vpmovdw`.
+/// `bf16` in one 512-bit register: widen 16 elements to `f32`, one `f32`
+/// multiply under the 16-bit keep mask, round to nearest even with integer
+/// operations (a NaN keeps its high half, so it stays the quiet NaN the
+/// multiply made, exactly as `half::bf16::from_f32`), narrow. Two ways,
+/// by generator layout ([`Mask16::WORD_PERMUTES`]):
+/// - whole layout (measured on a Sapphire Rapids): `vpermw` widens and
+///   narrows, one instruction each, and the rounding is a bit test and two
+///   adds: 6 vector instructions per 16 elements against 11, 1.03-1.07x
+///   the elements per ns of the other way (PERF.md);
+/// - halves (the AMD default, measured on a Zen 5): a zero-extension and a
+///   shift, the rounding bias masked to ordered lanes, `vpmovdw`.
 ///
 /// AVX-512 BF16's `vcvtneps2bf16` was tried in place of the integer
 /// rounding: it flushes subnormal results to zero, and the test for them
-/// (`vfpclassps`, a branch per 16 elements) made it slower than this (0.82x
-/// the `f32` forward's elements per ns in cache on a Zen 5, against 0.87x;
-/// 1.05x without the test, which is not exact).
+/// (`vfpclassps`, a branch per 16 elements) made it slower than the
+/// integer rounding on a Zen 5 (0.82x the `f32` forward's elements per ns
+/// in cache, against 0.87x; 1.05x without the test, which is not exact)
+/// and no faster on a Sapphire Rapids.
 pub(crate) struct Bf16;
 
-// SAFETY: AVX-512F instructions only, which `Mask16`'s contract
+/// `vpermw` indices: word `j` of the result from word `j / 2` (the odd
+/// words are kept, the even ones zeroed by the mask).
+const WIDEN: [u16; 32] = {
+    let mut a = [0u16; 32];
+    let mut j = 0;
+    while j < 32 {
+        a[j] = (j / 2) as u16;
+        j += 1;
+    }
+    a
+};
+
+/// `vpermw` indices: word `l < 16` of the result from word `2l + 1`.
+const NARROW: [u16; 32] = {
+    let mut a = [0u16; 32];
+    let mut l = 0;
+    while l < 16 {
+        a[l] = (2 * l + 1) as u16;
+        l += 1;
+    }
+    a
+};
+
+// SAFETY: AVX-512F and BW instructions only, which `Mask16`'s contract
 // guarantees; pointers as the trait requires.
 unsafe impl<G: Mask16> crate::kernel::data::Data<G> for Bf16 {
     type E = half::bf16;
@@ -321,19 +358,39 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for Bf16 {
     }
     #[inline(always)]
     unsafe fn apply16(src: *const half::bf16, dst: *mut half::bf16, s: __m512, k: G::Keep) {
-        // SAFETY: AVX-512F is available; both pointers hold 16 `bf16`.
+        // SAFETY: AVX-512F/BW are available; both pointers hold 16 `bf16`.
         unsafe {
-            let wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(src.cast()));
-            let x = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(wide));
             let keep = G::mask16(k);
-            let y = _mm512_maskz_mul_ps(keep, x, s);
-            let b = _mm512_castps_si512(y);
-            let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(b), _mm512_set1_epi32(1));
-            let bias = _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff));
-            let ordered = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(y, y);
-            let rounded = _mm512_mask_add_epi32(b, ordered, b, bias);
-            let narrow = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(rounded));
-            _mm256_storeu_si256(dst.cast(), narrow);
+            if G::WORD_PERMUTES {
+                let idx = |a: &[u16; 32]| _mm512_loadu_si512(a.as_ptr().cast());
+                // Word `l` of the load to the high half of dword `l`, the
+                // low half zero: the `f32` of the same value.
+                let raw = _mm512_castsi256_si512(_mm256_loadu_si256(src.cast()));
+                let x = _mm512_maskz_permutexvar_epi16(0xaaaa_aaaa, idx(&WIDEN), raw);
+                let y = _mm512_maskz_mul_ps(keep, _mm512_castsi512_ps(x), s);
+                // Round to nearest even at bit 16: add 0x7fff, and one more
+                // where bit 16 is set. A NaN here is a quieted input NaN
+                // (the factor is never one), whose low 16 bits are zero, so
+                // the add leaves its high half alone.
+                let b = _mm512_castps_si512(y);
+                let odd = _mm512_test_epi32_mask(b, _mm512_set1_epi32(0x1_0000));
+                let up = _mm512_add_epi32(b, _mm512_set1_epi32(0x7fff));
+                let rounded = _mm512_mask_add_epi32(up, odd, b, _mm512_set1_epi32(0x8000));
+                // The high word of each dword, in order, in the low half.
+                let narrow = _mm512_permutexvar_epi16(idx(&NARROW), rounded);
+                _mm256_storeu_si256(dst.cast(), _mm512_castsi512_si256(narrow));
+            } else {
+                let wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(src.cast()));
+                let x = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(wide));
+                let y = _mm512_maskz_mul_ps(keep, x, s);
+                let b = _mm512_castps_si512(y);
+                let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(b), _mm512_set1_epi32(1));
+                let bias = _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff));
+                let ordered = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(y, y);
+                let rounded = _mm512_mask_add_epi32(b, ordered, b, bias);
+                let narrow = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(rounded));
+                _mm256_storeu_si256(dst.cast(), narrow);
+            }
         }
     }
 }
