@@ -273,6 +273,12 @@ unsafe impl Mask16 for Avx512Whole {
     }
 }
 
+/// The 16-bit lane mask of lanes `lo..lo + cnt` (`lo + cnt <= 16`).
+#[inline(always)]
+fn lanes_mask(lo: usize, cnt: usize) -> __mmask16 {
+    (((1u32 << cnt) - 1) << lo) as __mmask16
+}
+
 /// `f64` in two 512-bit registers: each byte of the 16-bit keep mask
 /// selects one register of 8 doubles (the `ymm` data side splits each
 /// 8-lane mask over two registers of 4).
@@ -299,6 +305,35 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F64 {
                 dst.add(8),
                 _mm512_maskz_mul_pd((keep >> 8) as __mmask8, x1, s),
             );
+        }
+    }
+    const MASKED_LANES: bool = true;
+    #[inline(always)]
+    unsafe fn apply_lanes(
+        src: *const f64,
+        dst: *mut f64,
+        s: __m512d,
+        k: G::Keep,
+        lo: usize,
+        cnt: usize,
+    ) {
+        let (m, src, dst) = (
+            lanes_mask(lo, cnt),
+            src.wrapping_sub(lo),
+            dst.wrapping_sub(lo),
+        );
+        // SAFETY: AVX-512F is available; lane `l` of the step is at
+        // `src + l` / `dst + l`, valid for the lanes in `m` (caller's
+        // contract), and masked loads and stores touch no other lane.
+        unsafe {
+            let keep = G::mask16(k);
+            for (h, m, keep) in [
+                (0, m as __mmask8, keep as __mmask8),
+                (8, (m >> 8) as __mmask8, (keep >> 8) as __mmask8),
+            ] {
+                let x = _mm512_maskz_loadu_pd(m, src.wrapping_add(h));
+                _mm512_mask_storeu_pd(dst.wrapping_add(h), m, _mm512_maskz_mul_pd(keep, x, s));
+            }
         }
     }
 }
@@ -360,37 +395,72 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for Bf16 {
     unsafe fn apply16(src: *const half::bf16, dst: *mut half::bf16, s: __m512, k: G::Keep) {
         // SAFETY: AVX-512F/BW are available; both pointers hold 16 `bf16`.
         unsafe {
-            let keep = G::mask16(k);
-            if G::WORD_PERMUTES {
-                let idx = |a: &[u16; 32]| _mm512_loadu_si512(a.as_ptr().cast());
-                // Word `l` of the load to the high half of dword `l`, the
-                // low half zero: the `f32` of the same value.
-                let raw = _mm512_castsi256_si512(_mm256_loadu_si256(src.cast()));
-                let x = _mm512_maskz_permutexvar_epi16(0xaaaa_aaaa, idx(&WIDEN), raw);
-                let y = _mm512_maskz_mul_ps(keep, _mm512_castsi512_ps(x), s);
-                // Round to nearest even at bit 16: add 0x7fff, and one more
-                // where bit 16 is set. A NaN here is a quieted input NaN
-                // (the factor is never one), whose low 16 bits are zero, so
-                // the add leaves its high half alone.
-                let b = _mm512_castps_si512(y);
-                let odd = _mm512_test_epi32_mask(b, _mm512_set1_epi32(0x1_0000));
-                let up = _mm512_add_epi32(b, _mm512_set1_epi32(0x7fff));
-                let rounded = _mm512_mask_add_epi32(up, odd, b, _mm512_set1_epi32(0x8000));
-                // The high word of each dword, in order, in the low half.
-                let narrow = _mm512_permutexvar_epi16(idx(&NARROW), rounded);
-                _mm256_storeu_si256(dst.cast(), _mm512_castsi512_si256(narrow));
-            } else {
-                let wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(src.cast()));
-                let x = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(wide));
-                let y = _mm512_maskz_mul_ps(keep, x, s);
-                let b = _mm512_castps_si512(y);
-                let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(b), _mm512_set1_epi32(1));
-                let bias = _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff));
-                let ordered = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(y, y);
-                let rounded = _mm512_mask_add_epi32(b, ordered, b, bias);
-                let narrow = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(rounded));
-                _mm256_storeu_si256(dst.cast(), narrow);
-            }
+            let y = bf16_step::<G>(_mm256_loadu_si256(src.cast()), s, k);
+            _mm256_storeu_si256(dst.cast(), y);
+        }
+    }
+    const MASKED_LANES: bool = true;
+    #[inline(always)]
+    unsafe fn apply_lanes(
+        src: *const half::bf16,
+        dst: *mut half::bf16,
+        s: __m512,
+        k: G::Keep,
+        lo: usize,
+        cnt: usize,
+    ) {
+        let (m, src, dst) = (
+            lanes_mask(lo, cnt),
+            src.wrapping_sub(lo),
+            dst.wrapping_sub(lo),
+        );
+        // SAFETY: AVX-512F/BW/VL are available; lane `l` of the step is at
+        // `src + l` / `dst + l`, valid for the lanes in `m` (caller's
+        // contract), and masked loads and stores touch no other lane.
+        unsafe {
+            let y = bf16_step::<G>(_mm256_maskz_loadu_epi16(m, src.cast()), s, k);
+            _mm256_mask_storeu_epi16(dst.cast(), m, y);
+        }
+    }
+}
+
+/// [`Bf16`]'s 16 lanes in registers: the `bf16` bits in, the results out.
+///
+/// # Safety
+/// AVX-512F and BW are available.
+#[inline(always)]
+unsafe fn bf16_step<G: Mask16>(raw: __m256i, s: __m512, k: G::Keep) -> __m256i {
+    // SAFETY: AVX-512F/BW are available (caller's contract); register
+    // operations only (and the index tables, which are in bounds).
+    unsafe {
+        let keep = G::mask16(k);
+        if G::WORD_PERMUTES {
+            let idx = |a: &[u16; 32]| _mm512_loadu_si512(a.as_ptr().cast());
+            // Word `l` to the high half of dword `l`, the low half zero:
+            // the `f32` of the same value.
+            let raw = _mm512_castsi256_si512(raw);
+            let x = _mm512_maskz_permutexvar_epi16(0xaaaa_aaaa, idx(&WIDEN), raw);
+            let y = _mm512_maskz_mul_ps(keep, _mm512_castsi512_ps(x), s);
+            // Round to nearest even at bit 16: add 0x7fff, and one more
+            // where bit 16 is set. A NaN here is a quieted input NaN (the
+            // factor is never one), whose low 16 bits are zero, so the add
+            // leaves its high half alone.
+            let b = _mm512_castps_si512(y);
+            let odd = _mm512_test_epi32_mask(b, _mm512_set1_epi32(0x1_0000));
+            let up = _mm512_add_epi32(b, _mm512_set1_epi32(0x7fff));
+            let rounded = _mm512_mask_add_epi32(up, odd, b, _mm512_set1_epi32(0x8000));
+            // The high word of each dword, in order, in the low half.
+            _mm512_castsi512_si256(_mm512_permutexvar_epi16(idx(&NARROW), rounded))
+        } else {
+            let wide = _mm512_cvtepu16_epi32(raw);
+            let x = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(wide));
+            let y = _mm512_maskz_mul_ps(keep, x, s);
+            let b = _mm512_castps_si512(y);
+            let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(b), _mm512_set1_epi32(1));
+            let bias = _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff));
+            let ordered = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(y, y);
+            let rounded = _mm512_mask_add_epi32(b, ordered, b, bias);
+            _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(rounded))
         }
     }
 }
@@ -414,6 +484,29 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F32 {
         unsafe {
             let keep = G::mask16(k);
             _mm512_storeu_ps(dst, _mm512_maskz_mul_ps(keep, _mm512_loadu_ps(src), s));
+        }
+    }
+    const MASKED_LANES: bool = true;
+    #[inline(always)]
+    unsafe fn apply_lanes(
+        src: *const f32,
+        dst: *mut f32,
+        s: __m512,
+        k: G::Keep,
+        lo: usize,
+        cnt: usize,
+    ) {
+        let (m, src, dst) = (
+            lanes_mask(lo, cnt),
+            src.wrapping_sub(lo),
+            dst.wrapping_sub(lo),
+        );
+        // SAFETY: AVX-512F is available; lane `l` of the step is at
+        // `src + l` / `dst + l`, valid for the lanes in `m` (caller's
+        // contract), and masked loads and stores touch no other lane.
+        unsafe {
+            let x = _mm512_maskz_loadu_ps(m, src);
+            _mm512_mask_storeu_ps(dst, m, _mm512_maskz_mul_ps(G::mask16(k), x, s));
         }
     }
 }
@@ -442,6 +535,31 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F16 {
             let keep = G::mask16(k);
             let y = _mm512_maskz_mul_ps(keep, x, s);
             _mm256_storeu_si256(dst.cast(), _mm512_cvtps_ph::<NEAREST_EVEN>(y));
+        }
+    }
+    const MASKED_LANES: bool = true;
+    #[inline(always)]
+    unsafe fn apply_lanes(
+        src: *const half::f16,
+        dst: *mut half::f16,
+        s: __m512,
+        k: G::Keep,
+        lo: usize,
+        cnt: usize,
+    ) {
+        const NEAREST_EVEN: i32 = _MM_FROUND_TO_NEAREST_INT;
+        let (m, src, dst) = (
+            lanes_mask(lo, cnt),
+            src.wrapping_sub(lo),
+            dst.wrapping_sub(lo),
+        );
+        // SAFETY: AVX-512F/BW/VL are available; lane `l` of the step is at
+        // `src + l` / `dst + l`, valid for the lanes in `m` (caller's
+        // contract), and masked loads and stores touch no other lane.
+        unsafe {
+            let x = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, src.cast()));
+            let y = _mm512_maskz_mul_ps(G::mask16(k), x, s);
+            _mm256_mask_storeu_epi16(dst.cast(), m, _mm512_cvtps_ph::<NEAREST_EVEN>(y));
         }
     }
 }

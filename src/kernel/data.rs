@@ -31,6 +31,39 @@ pub unsafe trait Data<G: Gen16> {
     /// The ISA is available; `src` readable and `dst` writable for 16
     /// elements (they may be equal, but not partly overlap).
     unsafe fn apply16(src: *const Self::E, dst: *mut Self::E, s: Self::S, k: G::Keep);
+
+    /// Whether [`Data::apply_lanes`] touches only its lanes' elements (masked
+    /// loads and stores, as fast as [`Data::apply16`]) rather than going
+    /// through a stack buffer: the strided walker then takes it for steps
+    /// that cross a row's end.
+    const MASKED_LANES: bool = false;
+
+    /// Lanes `lo..lo + cnt` of a step (`lo + cnt <= 16`): `dst[l - lo] =
+    /// keep(l) ? src[l - lo] * s : +0.0`, the pointers at lane `lo`'s
+    /// element; nothing outside those `cnt` elements is read or written.
+    ///
+    /// # Safety
+    /// As [`Data::apply16`], for those `cnt` elements.
+    #[inline(always)]
+    unsafe fn apply_lanes(
+        src: *const Self::E,
+        dst: *mut Self::E,
+        s: Self::S,
+        k: G::Keep,
+        lo: usize,
+        cnt: usize,
+    ) {
+        let mut buf = [<Self::E as Sealed>::ZERO; LANES];
+        let p = buf.as_mut_ptr();
+        // SAFETY: `cnt` elements are valid at both pointers and
+        // `lo + cnt <= 16` (caller's contract); the step runs on the stack
+        // buffer.
+        unsafe {
+            core::ptr::copy_nonoverlapping(src, p.add(lo), cnt);
+            Self::apply16(p, p, s, k);
+            core::ptr::copy_nonoverlapping(p.add(lo), dst, cnt);
+        }
+    }
 }
 
 /// The per-lane data side of any element type.

@@ -49,10 +49,12 @@ impl<'j, G: Gen16, D: Data<G>, const SCALED: bool> Walk<'j, G, D, SCALED> {
     }
 
     /// The next `cnt` elements with decisions `bits >> lo`, across rows
-    /// where they end, element by element (the same bits as the data
-    /// side). Scalar code inlined: a call here would make the caller save
-    /// every vector register of the generator, and the data side through a
-    /// stack buffer costs registers in the hot loop (both were slower).
+    /// where they end: through the data side's masked lanes where it has
+    /// them ([`Data::MASKED_LANES`], AVX-512), otherwise element by element
+    /// (the same bits as the data side). Scalar code inlined: a call here
+    /// would make the caller save every vector register of the generator,
+    /// and the data side through a stack buffer costs registers in the hot
+    /// loop (both were slower).
     ///
     /// # Safety
     /// The elements exist.
@@ -65,7 +67,9 @@ impl<'j, G: Gen16, D: Data<G>, const SCALED: bool> Walk<'j, G, D, SCALED> {
             let op = self.job.op;
             while cnt > 0 {
                 let c = cnt.min(self.left);
-                if let (true, Op::Scale(s)) = (SCALED, op) {
+                if SCALED && D::MASKED_LANES {
+                    D::apply_lanes(self.x, self.y, self.s, G::keep_from_bits(bits), lo, c);
+                } else if let (true, Op::Scale(s)) = (SCALED, op) {
                     for l in 0..c {
                         let keep = 0u32.wrapping_sub((bits >> (lo + l)) & 1);
                         *self.y.add(l) = <D::E as Sealed>::lane(*self.x.add(l), s, keep);

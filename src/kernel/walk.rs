@@ -6,7 +6,7 @@ use super::data::Data;
 use super::lanes::{Gen16, Lanes};
 use super::sink::Sink;
 use super::{Params, BLOCK, LANES};
-use crate::num::{sealed::Sealed, Factor};
+use crate::num::Factor;
 
 /// Where the elements of a step come from and go to.
 ///
@@ -66,15 +66,9 @@ unsafe impl<G: Gen16, D: Data<G>> Out<G> for Scaled<G, D> {
     }
     #[inline(always)]
     unsafe fn partial(&mut self, i: usize, k: G::Keep, lo: usize, cnt: usize) {
-        let mut buf = [<D::E as Sealed>::ZERO; LANES];
-        let p = buf.as_mut_ptr();
-        // SAFETY: positions `i..i + cnt` are valid and `lo + cnt <= 16`; the
-        // step itself runs on the stack buffer.
-        unsafe {
-            core::ptr::copy_nonoverlapping(self.src.add(i), p.add(lo), cnt);
-            D::apply16(p, p, self.s, k);
-            core::ptr::copy_nonoverlapping(p.add(lo), self.dst.add(i), cnt);
-        }
+        // SAFETY: positions `i..i + cnt` are valid and `lo + cnt <= 16`
+        // (caller's contract).
+        unsafe { D::apply_lanes(self.src.add(i), self.dst.add(i), self.s, k, lo, cnt) }
     }
 }
 
