@@ -13,7 +13,7 @@ use crate::rule::Edge;
 use crate::site::Site;
 use crate::Error;
 
-use crate::limits::{DBIAS_CHUNK_ELEMENTS, DBIAS_PASS_ELEMENTS};
+use crate::limits::{DBIAS_CHUNK_ELEMENTS, DBIAS_PASS_ELEMENTS, DBIAS_PASS_MIN_ROWS};
 
 /// The options of a fused forward pass: rows of `features` elements, an
 /// optional bias (one row) and residual (as long as `x`).
@@ -177,7 +177,11 @@ impl Dropout {
             }
         };
         let chunk = whole_rows(DBIAS_CHUNK_ELEMENTS);
-        let pass = whole_rows(DBIAS_PASS_ELEMENTS).min(chunk);
+        let pass = if DBIAS_PASS_ELEMENTS / features >= DBIAS_PASS_MIN_ROWS {
+            whole_rows(DBIAS_PASS_ELEMENTS).min(chunk)
+        } else {
+            chunk
+        };
         let chunks = dx.len().div_ceil(chunk);
         let mut partial = vec![0f64; chunks * features];
         let seq = self.with_threading(crate::Threading::Sequential);

@@ -84,6 +84,13 @@ pub const DBIAS_CHUNK_ELEMENTS: usize = 1 << 15;
 /// it.
 pub const DBIAS_PASS_ELEMENTS: usize = 1 << 12;
 
+/// Chunks are cut into passes only where a pass holds at least this many
+/// rows: every pass loads and stores the chunk's column sums, and the sums
+/// of a wide row (8 bytes per column) can cost more than the pass saves
+/// (on a Sapphire Rapids, rows of 4096 in passes of one row measured up to
+/// 2.9x the time of the mask-free backward, whole chunks up to 2.0x).
+pub const DBIAS_PASS_MIN_ROWS: usize = 4;
+
 /// The fused backward sums `dbias` over strips of this many columns at a
 /// time, each strip down all the rows of a chunk in registers, then the
 /// narrower last strip (each column still in row order: the bits do not

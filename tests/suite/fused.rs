@@ -766,14 +766,18 @@ fn dbias_in_documented_order<E: Elem>(dx: &[E], features: usize) -> Vec<u64> {
 #[test]
 fn fused_calls_cross_every_limit() {
     use dropkit::limits::{
-        DBIAS_CHUNK_ELEMENTS, DBIAS_PASS_ELEMENTS, DBIAS_SUM_STRIP, PARALLEL_MIN_IN_POOL, PIECE_MIN,
+        DBIAS_CHUNK_ELEMENTS, DBIAS_PASS_ELEMENTS, DBIAS_PASS_MIN_ROWS, DBIAS_SUM_STRIP,
+        PARALLEL_MIN_IN_POOL, PIECE_MIN,
     };
     let chunk_rows = |f: usize| (DBIAS_CHUNK_ELEMENTS / f).max(1);
     let mut shapes = vec![];
     // A chunk's passes (whole rows, a multiple of 64 rows unless already a
     // multiple of 64 elements, as the chunk): rows on both sides of one
-    // pass and of three.
-    for features in [768, 7, 64] {
+    // pass and of three, up to the widest rows cut into passes; and rows
+    // one wider, which are not.
+    let widest = DBIAS_PASS_ELEMENTS / DBIAS_PASS_MIN_ROWS;
+    shapes.push((widest + 1, 2 * DBIAS_PASS_MIN_ROWS + 1));
+    for features in [768, 7, 64, widest] {
         let mut p = (DBIAS_PASS_ELEMENTS / features).max(1);
         if !(p * features).is_multiple_of(64) {
             p = p.next_multiple_of(64);
