@@ -422,10 +422,11 @@ fn copy_time(bytes: usize) -> f64 {
 /// same bytes, the same forward in cache) from memory, one thread per ISA.
 fn types_table(isas: &[Isa], quick: bool) {
     println!("\nelement types, one thread, rate 0.1 (el/ns; 'vs f32' = el/ns ratio to f32 at 4096, same ISA;");
+    println!("'1K vs f32' = the same at 1024 elements, where even f64's input and output fit a 32 KiB L1;");
     println!("'mem' = time / max(copy of the same bytes, the same forward at 4096 scaled to n)):");
     println!(
-        "{:>9} {:>5} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
-        "isa", "type", "gen 4K", "4096", "vs f32", "vs gen", "1M mem", "16M mem"
+        "{:>9} {:>5} {:>8} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8}",
+        "isa", "type", "gen 4K", "4096", "vs f32", "vs gen", "1K vs f32", "1M mem", "16M mem"
     );
     let big: &[usize] = if quick {
         &[1 << 20]
@@ -435,39 +436,35 @@ fn types_table(isas: &[Isa], quick: bool) {
     for &isa in isas {
         let g = generator(isa, 4096);
         let f32_small = forward_time(isa, 4096, 1.5f32);
-        let row = |name: &str, size: usize, small: f64, timed: &dyn Fn(usize) -> f64| {
-            let mut line = format!(
-                "{:>9} {:>5} {:>8.2} {:>9.2} {:>7.2}x {:>7.2}x",
-                format!("{isa:?}"),
-                name,
-                4096.0 / (g * 1e9),
-                4096.0 / (small * 1e9),
-                f32_small / small,
-                small / g
-            );
-            for &n in big {
-                let t = timed(n);
-                let limit = copy_time(n * size).max(small * n as f64 / 4096.0);
-                line += &format!(" {:>7.2}x", t / limit);
-            }
-            println!("{line}");
-        };
-        row("f32", 4, f32_small, &|n| forward_time(isa, n, 1.5f32));
-        row("f64", 8, forward_time(isa, 4096, 1.5f64), &|n| {
-            forward_time(isa, n, 1.5f64)
+        let f32_1k = forward_time(isa, 1024, 1.5f32);
+        let row =
+            |name: &str, size: usize, small: f64, small_1k: f64, timed: &dyn Fn(usize) -> f64| {
+                let mut line = format!(
+                    "{:>9} {:>5} {:>8.2} {:>9.2} {:>7.2}x {:>7.2}x {:>8.2}x",
+                    format!("{isa:?}"),
+                    name,
+                    4096.0 / (g * 1e9),
+                    4096.0 / (small * 1e9),
+                    f32_small / small,
+                    small / g,
+                    f32_1k / small_1k
+                );
+                for &n in big {
+                    let t = timed(n);
+                    let limit = copy_time(n * size).max(small * n as f64 / 4096.0);
+                    line += &format!(" {:>7.2}x", t / limit);
+                }
+                println!("{line}");
+            };
+        row("f32", 4, f32_small, f32_1k, &|n| {
+            forward_time(isa, n, 1.5f32)
         });
-        row(
-            "f16",
-            2,
-            forward_time(isa, 4096, f16::from_f32(1.5)),
-            &|n| forward_time(isa, n, f16::from_f32(1.5)),
-        );
-        row(
-            "bf16",
-            2,
-            forward_time(isa, 4096, bf16::from_f32(1.5)),
-            &|n| forward_time(isa, n, bf16::from_f32(1.5)),
-        );
+        let f64_ = |n| forward_time(isa, n, 1.5f64);
+        row("f64", 8, f64_(4096), f64_(1024), &f64_);
+        let f16_ = |n| forward_time(isa, n, f16::from_f32(1.5));
+        row("f16", 2, f16_(4096), f16_(1024), &f16_);
+        let bf16_ = |n| forward_time(isa, n, bf16::from_f32(1.5));
+        row("bf16", 2, bf16_(4096), bf16_(1024), &bf16_);
     }
 }
 
@@ -476,7 +473,8 @@ fn types_table(isas: &[Isa], quick: bool) {
 /// add of the same memory traffic; its backward with `dbias` against the
 /// mask-free backward.
 fn fused_table(quick: bool) {
-    println!("\nfused epilogue, f32, one thread, best ISA, rate 0.1 (ratios of times, same run):");
+    println!("\nfused epilogue, f32, one thread, best ISA, rate 0.1 (ratios of times, same run, each the median");
+    println!("of rounds that alternate its two sides):");
     println!("'vs 3 passes' = fused / (bias add + dropout + residual add); 'vs add' = fused / (y = x + r);");
     println!("'bwd+dbias' = backward with dbias / mask-free backward");
     println!(
@@ -501,56 +499,49 @@ fn fused_table(quick: bool) {
             let mut t = vec![0f32; n];
             let mut db = vec![0f32; f];
             // Rows of f features: the bias's length.
-            let fused = best(
-                || {
-                    d.at(SITE)
-                        .bias(&b)
-                        .residual(&r)
-                        .forward(black_box(&x), &mut y)
-                        .unwrap();
-                },
-                n,
-            );
-            let three = best(
-                || {
-                    for (row, out) in x.chunks_exact(f).zip(t.chunks_exact_mut(f)) {
-                        for ((o, &v), &bb) in out.iter_mut().zip(row).zip(&b) {
-                            *o = v + bb;
-                        }
+            let fused = |y: &mut [f32]| {
+                d.at(SITE)
+                    .bias(&b)
+                    .residual(&r)
+                    .forward(black_box(&x), y)
+                    .unwrap();
+            };
+            let mut three = |y: &mut [f32]| {
+                for (row, out) in x.chunks_exact(f).zip(t.chunks_exact_mut(f)) {
+                    for ((o, &v), &bb) in out.iter_mut().zip(row).zip(&b) {
+                        *o = v + bb;
                     }
-                    d.at(SITE).forward_in_place(&mut t).unwrap();
-                    for ((o, &v), &rr) in y.iter_mut().zip(&t).zip(&r) {
-                        *o = rr + v;
-                    }
-                    black_box(&y);
-                },
-                n,
-            );
-            let add = best(
-                || {
-                    for ((o, &v), &rr) in y.iter_mut().zip(black_box(&x)).zip(&r) {
-                        *o = v + rr;
-                    }
-                    black_box(&y);
-                },
-                n,
-            );
-            let bwd = best(|| d.at(SITE).backward(black_box(&x), &mut y).unwrap(), n);
-            let bwd_db = best(
-                || {
-                    d.at(SITE)
-                        .dbias(&mut db)
-                        .backward(black_box(&x), &mut y)
-                        .unwrap()
+                }
+                d.at(SITE).forward_in_place(&mut t).unwrap();
+                for ((o, &v), &rr) in y.iter_mut().zip(&t).zip(&r) {
+                    *o = rr + v;
+                }
+                black_box(&y);
+            };
+            let add = |y: &mut [f32]| {
+                for ((o, &v), &rr) in y.iter_mut().zip(black_box(&x)).zip(&r) {
+                    *o = v + rr;
+                }
+                black_box(&y);
+            };
+            let fused_time = best(|| fused(&mut y), n);
+            // Each ratio alternates its two sides round by round (`ratio`).
+            let vs_three = ratio(|a| if a { fused(&mut y) } else { three(&mut y) }, n);
+            let vs_add = ratio(|a| if a { fused(&mut y) } else { add(&mut y) }, n);
+            let bwd_db = ratio(
+                |a| {
+                    let call = d.at(SITE);
+                    let call = if a { call.dbias(&mut db) } else { call };
+                    call.backward(black_box(&x), &mut y).unwrap();
                 },
                 n,
             );
             println!(
                 "{f:>5} {n:>9} {:>10.3} {:>11.2}x {:>8.2}x {:>9.2}x",
-                fused * 1e9 / n as f64,
-                fused / three,
-                fused / add,
-                bwd_db / bwd
+                fused_time * 1e9 / n as f64,
+                vs_three,
+                vs_add,
+                bwd_db
             );
         }
     }
