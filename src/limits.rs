@@ -77,11 +77,13 @@ pub const PAIR_BLOCKS_MAX: usize = 1 << 20;
 /// depend on the thread count).
 pub const DBIAS_CHUNK_ELEMENTS: usize = 1 << 15;
 
-/// Inside a chunk, the fused backward computes `dx` in passes of about
-/// this many elements (whole rows, rounded as the chunk is) and adds each
-/// pass to the chunk's sums while it is still in the first-level cache.
-/// Each column is still summed in row order, so the bits do not depend on
-/// it.
+/// Inside a chunk, the fused backward computes `dx` in passes of
+/// `max(1, DBIAS_PASS_ELEMENTS / features)` rows, raised to a multiple of
+/// 64 rows unless already a whole number of 64-element mask words (as the
+/// chunk is; so odd row lengths get passes of 64 rows, and none where that
+/// is the chunk), and adds each pass to the chunk's sums while it is still
+/// in the first-level cache. Each column is still summed in row order, so
+/// the bits do not depend on it.
 pub const DBIAS_PASS_ELEMENTS: usize = 1 << 12;
 
 /// Chunks are cut into passes only where a pass holds at least this many

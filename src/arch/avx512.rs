@@ -254,7 +254,7 @@ pub(crate) unsafe trait Mask16: Gen16 {
     unsafe fn mask16(k: Self::Keep) -> __mmask16;
 }
 
-// SAFETY: `Avx512`'s contract guarantees AVX-512F.
+// SAFETY: `Avx512`'s contract guarantees AVX-512F, VL and BW.
 unsafe impl Mask16 for Avx512 {
     const WORD_PERMUTES: bool = false;
     #[inline(always)]
@@ -264,7 +264,7 @@ unsafe impl Mask16 for Avx512 {
     }
 }
 
-// SAFETY: `Avx512Whole`'s contract guarantees AVX-512F.
+// SAFETY: `Avx512Whole`'s contract guarantees AVX-512F, VL and BW.
 unsafe impl Mask16 for Avx512Whole {
     const WORD_PERMUTES: bool = true;
     #[inline(always)]
@@ -273,11 +273,26 @@ unsafe impl Mask16 for Avx512Whole {
     }
 }
 
-/// The 16-bit lane mask of lanes `lo..lo + cnt` (`lo + cnt <= 16`).
+/// For [`Data::apply_lanes`](crate::kernel::data::Data::apply_lanes): the
+/// 16-bit mask of lanes `lo..lo + cnt` (`lo + cnt <= 16`) and the step's
+/// lane-0 addresses, from lane `lo`'s (computed with wrapping arithmetic:
+/// masked loads and stores touch only the lanes in the mask).
 #[inline(always)]
-fn lanes_mask(lo: usize, cnt: usize) -> __mmask16 {
-    (((1u32 << cnt) - 1) << lo) as __mmask16
+fn masked_step<E>(
+    src: *const E,
+    dst: *mut E,
+    lo: usize,
+    cnt: usize,
+) -> (__mmask16, *const E, *mut E) {
+    (
+        (((1u32 << cnt) - 1) << lo) as __mmask16,
+        src.wrapping_sub(lo),
+        dst.wrapping_sub(lo),
+    )
 }
+
+/// `f16` rounding of `vcvtps2ph`: to nearest even.
+const NEAREST_EVEN: i32 = _MM_FROUND_TO_NEAREST_INT;
 
 /// `f64` in two 512-bit registers: each byte of the 16-bit keep mask
 /// selects one register of 8 doubles (the `ymm` data side splits each
@@ -317,11 +332,7 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F64 {
         lo: usize,
         cnt: usize,
     ) {
-        let (m, src, dst) = (
-            lanes_mask(lo, cnt),
-            src.wrapping_sub(lo),
-            dst.wrapping_sub(lo),
-        );
+        let (m, src, dst) = masked_step(src, dst, lo, cnt);
         // SAFETY: AVX-512F is available; lane `l` of the step is at
         // `src + l` / `dst + l`, valid for the lanes in `m` (caller's
         // contract), and masked loads and stores touch no other lane.
@@ -381,7 +392,7 @@ const NARROW: [u16; 32] = {
     a
 };
 
-// SAFETY: AVX-512F and BW instructions only, which `Mask16`'s contract
+// SAFETY: AVX-512F, VL and BW instructions only, which `Mask16`'s contract
 // guarantees; pointers as the trait requires.
 unsafe impl<G: Mask16> crate::kernel::data::Data<G> for Bf16 {
     type E = half::bf16;
@@ -409,11 +420,7 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for Bf16 {
         lo: usize,
         cnt: usize,
     ) {
-        let (m, src, dst) = (
-            lanes_mask(lo, cnt),
-            src.wrapping_sub(lo),
-            dst.wrapping_sub(lo),
-        );
+        let (m, src, dst) = masked_step(src, dst, lo, cnt);
         // SAFETY: AVX-512F/BW/VL are available; lane `l` of the step is at
         // `src + l` / `dst + l`, valid for the lanes in `m` (caller's
         // contract), and masked loads and stores touch no other lane.
@@ -435,22 +442,24 @@ unsafe fn bf16_step<G: Mask16>(raw: __m256i, s: __m512, k: G::Keep) -> __m256i {
     unsafe {
         let keep = G::mask16(k);
         if G::WORD_PERMUTES {
-            let idx = |a: &[u16; 32]| _mm512_loadu_si512(a.as_ptr().cast());
             // Word `l` to the high half of dword `l`, the low half zero:
             // the `f32` of the same value.
             let raw = _mm512_castsi256_si512(raw);
-            let x = _mm512_maskz_permutexvar_epi16(0xaaaa_aaaa, idx(&WIDEN), raw);
+            let widen = _mm512_loadu_si512(WIDEN.as_ptr().cast());
+            let x = _mm512_maskz_permutexvar_epi16(0xaaaa_aaaa, widen, raw);
             let y = _mm512_maskz_mul_ps(keep, _mm512_castsi512_ps(x), s);
             // Round to nearest even at bit 16: add 0x7fff, and one more
-            // where bit 16 is set. A NaN here is a quieted input NaN (the
-            // factor is never one), whose low 16 bits are zero, so the add
-            // leaves its high half alone.
+            // where bit 16 is set. The factor is never a NaN, so a NaN here
+            // is a quieted input NaN or the default NaN of 0 * inf; the low
+            // 16 bits of both are zero, so the add leaves the high half
+            // alone.
             let b = _mm512_castps_si512(y);
             let odd = _mm512_test_epi32_mask(b, _mm512_set1_epi32(0x1_0000));
             let up = _mm512_add_epi32(b, _mm512_set1_epi32(0x7fff));
             let rounded = _mm512_mask_add_epi32(up, odd, b, _mm512_set1_epi32(0x8000));
             // The high word of each dword, in order, in the low half.
-            _mm512_castsi512_si256(_mm512_permutexvar_epi16(idx(&NARROW), rounded))
+            let narrow = _mm512_loadu_si512(NARROW.as_ptr().cast());
+            _mm512_castsi512_si256(_mm512_permutexvar_epi16(narrow, rounded))
         } else {
             let wide = _mm512_cvtepu16_epi32(raw);
             let x = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(wide));
@@ -496,11 +505,7 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F32 {
         lo: usize,
         cnt: usize,
     ) {
-        let (m, src, dst) = (
-            lanes_mask(lo, cnt),
-            src.wrapping_sub(lo),
-            dst.wrapping_sub(lo),
-        );
+        let (m, src, dst) = masked_step(src, dst, lo, cnt);
         // SAFETY: AVX-512F is available; lane `l` of the step is at
         // `src + l` / `dst + l`, valid for the lanes in `m` (caller's
         // contract), and masked loads and stores touch no other lane.
@@ -516,8 +521,8 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F32 {
 /// mask, rounded back to nearest even (subnormals kept).
 pub(crate) struct F16;
 
-// SAFETY: AVX-512F instructions only, which `Mask16`'s contract
-// guarantees; pointers as the trait requires.
+// SAFETY: AVX-512F, VL and BW instructions only, which `Mask16`'s
+// contract guarantees; pointers as the trait requires.
 unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F16 {
     type E = half::f16;
     type S = __m512;
@@ -528,7 +533,6 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F16 {
     }
     #[inline(always)]
     unsafe fn apply16(src: *const half::f16, dst: *mut half::f16, s: __m512, k: G::Keep) {
-        const NEAREST_EVEN: i32 = _MM_FROUND_TO_NEAREST_INT;
         // SAFETY: AVX-512F is available; both pointers hold 16 `f16`.
         unsafe {
             let x = _mm512_cvtph_ps(_mm256_loadu_si256(src.cast()));
@@ -547,12 +551,7 @@ unsafe impl<G: Mask16> crate::kernel::data::Data<G> for F16 {
         lo: usize,
         cnt: usize,
     ) {
-        const NEAREST_EVEN: i32 = _MM_FROUND_TO_NEAREST_INT;
-        let (m, src, dst) = (
-            lanes_mask(lo, cnt),
-            src.wrapping_sub(lo),
-            dst.wrapping_sub(lo),
-        );
+        let (m, src, dst) = masked_step(src, dst, lo, cnt);
         // SAFETY: AVX-512F/BW/VL are available; lane `l` of the step is at
         // `src + l` / `dst + l`, valid for the lanes in `m` (caller's
         // contract), and masked loads and stores touch no other lane.

@@ -108,6 +108,7 @@ fn detection_agrees_with_std() {
         Isa::Avx512.is_available(),
         std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
     );
     assert_eq!(Isa::best(), *Isa::available().last().unwrap());
 }
