@@ -80,9 +80,9 @@ pub const DBIAS_CHUNK_ELEMENTS: usize = 1 << 15;
 /// Inside a chunk, the fused backward computes `dx` in passes of
 /// `max(1, DBIAS_PASS_ELEMENTS / features)` rows, raised to a multiple of
 /// 64 rows unless already a whole number of 64-element mask words (as the
-/// chunk is; so odd row lengths get passes of 64 rows, and none where that
-/// is the chunk), and adds each pass to the chunk's sums while it is still
-/// in the first-level cache. Each column is still summed in row order, so
+/// chunk is; so where those rows do not fill whole mask words a pass is 64
+/// rows, and there are no passes where that is the chunk), and adds each
+/// pass to the chunk's sums while it is still in the first-level cache. Each column is still summed in row order, so
 /// the bits do not depend on it.
 pub const DBIAS_PASS_ELEMENTS: usize = 1 << 12;
 
